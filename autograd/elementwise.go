@@ -1,0 +1,140 @@
+package autograd
+
+import (
+	"fmt"
+
+	"github.com/convnet/convnet/tensor"
+	"github.com/convnet/convnet/tensor/kernels"
+)
+
+// Elementwise work is memory bound; split it only when a chunk is large
+// enough to cover the pool's hand-off.
+const ewGrain = 1 << 15
+
+func parallelRange(n int, fn func(lo, hi int)) { kernels.Parallel(n, ewGrain, fn) }
+
+// clampOp is ReLU (hi < 0 means no upper bound) or ReLU6 / Hardtanh(0, 6).
+func clampOp(x *Value, hi float32) *Value {
+	if isMeta(x) {
+		return record(tensor.Meta(x.T.Shape...), nil, x)
+	}
+	y := tensor.New(x.T.Shape...)
+	xd, yd := x.T.Data, y.Data
+	parallelRange(len(xd), func(lo, h int) {
+		for i := lo; i < h; i++ {
+			v := xd[i]
+			if v < 0 {
+				v = 0
+			} else if hi >= 0 && v > hi {
+				v = hi
+			}
+			yd[i] = v
+		}
+	})
+	return record(y, func(g *tensor.Tensor) {
+		dx := tensor.New(x.T.Shape...)
+		gd, dd := g.Data, dx.Data
+		parallelRange(len(xd), func(lo, h int) {
+			for i := lo; i < h; i++ {
+				// PyTorch's threshold_backward passes the gradient where
+				// x > 0; hardtanh_backward where 0 < x < 6.
+				if v := xd[i]; v > 0 && (hi < 0 || v < hi) {
+					dd[i] = gd[i]
+				}
+			}
+		})
+		accumulate(x, dx, true)
+	}, x)
+}
+
+// ReLU is max(x, 0).
+func ReLU(x *Value) *Value { return clampOp(x, -1) }
+
+// ReLU6 is min(max(x, 0), 6), MobileNet's activation.
+func ReLU6(x *Value) *Value { return clampOp(x, 6) }
+
+// Add is the residual addition a + b of equal shapes.
+func Add(a, b *Value) (*Value, error) {
+	if !tensor.SameShape(a.T.Shape, b.T.Shape) {
+		return nil, fmt.Errorf("add: shapes %v and %v differ", a.T.Shape, b.T.Shape)
+	}
+	if isMeta(a, b) {
+		return record(tensor.Meta(a.T.Shape...), nil, a, b), nil
+	}
+	y := tensor.New(a.T.Shape...)
+	ad, bd, yd := a.T.Data, b.T.Data, y.Data
+	parallelRange(len(yd), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			yd[i] = ad[i] + bd[i]
+		}
+	})
+	return record(y, func(g *tensor.Tensor) {
+		accumulate(a, g, false)
+		accumulate(b, g, false)
+	}, a, b), nil
+}
+
+// Scale multiplies by a constant.
+func Scale(x *Value, s float32) *Value {
+	if isMeta(x) {
+		return record(tensor.Meta(x.T.Shape...), nil, x)
+	}
+	y := x.T.Clone()
+	y.Scale(s)
+	return record(y, func(g *tensor.Tensor) {
+		dx := g.Clone()
+		dx.Scale(s)
+		accumulate(x, dx, true)
+	}, x)
+}
+
+// Mul is the elementwise product of equal shapes.
+func Mul(a, b *Value) (*Value, error) {
+	if !tensor.SameShape(a.T.Shape, b.T.Shape) {
+		return nil, fmt.Errorf("mul: shapes %v and %v differ", a.T.Shape, b.T.Shape)
+	}
+	if isMeta(a, b) {
+		return record(tensor.Meta(a.T.Shape...), nil, a, b), nil
+	}
+	y := tensor.New(a.T.Shape...)
+	for i := range y.Data {
+		y.Data[i] = a.T.Data[i] * b.T.Data[i]
+	}
+	return record(y, func(g *tensor.Tensor) {
+		if a.requiresGrad {
+			da := tensor.New(a.T.Shape...)
+			for i := range da.Data {
+				da.Data[i] = g.Data[i] * b.T.Data[i]
+			}
+			accumulate(a, da, true)
+		}
+		if b.requiresGrad {
+			db := tensor.New(b.T.Shape...)
+			for i := range db.Data {
+				db.Data[i] = g.Data[i] * a.T.Data[i]
+			}
+			accumulate(b, db, true)
+		}
+	}, a, b), nil
+}
+
+// Sum reduces all elements to a one-element tensor.
+func Sum(x *Value) *Value {
+	if isMeta(x) {
+		return record(tensor.Meta(), nil, x)
+	}
+	y := tensor.New()
+	y.Data = []float32{float32(x.T.Sum())}
+	return record(y, func(g *tensor.Tensor) {
+		accumulate(x, tensor.Full(g.Data[0], x.T.Shape...), true)
+	}, x)
+}
+
+// Mean reduces all elements to their mean.
+func Mean(x *Value) *Value {
+	n := x.T.Numel()
+	if n == 0 {
+		n = 1
+	}
+	return Scale(Sum(x), 1/float32(n))
+}

@@ -1,0 +1,204 @@
+// Package autograd is convnet's reverse-mode automatic differentiation: a
+// Value wraps a tensor, operations on Values record how to send gradients
+// back to their inputs, and Backward walks that graph once in reverse
+// topological order, so branches and merges (Inception branches, ResNet
+// shortcuts, DenseNet concatenations) accumulate correctly.
+//
+// Operations also run without recording (a Context with NoGrad), which is
+// the inference path: nothing is kept for backward, and each activation
+// becomes garbage as soon as the next layer has read it. On meta tensors
+// (shape only) operations check and propagate shapes without computing.
+package autograd
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/convnet/convnet/tensor"
+)
+
+// Context is shared by the Values of one forward pass. Outputs inherit the
+// context of their first input that has one.
+type Context struct {
+	// NoGrad disables recording: outputs never require gradients.
+	NoGrad bool
+	// Hook is opaque to autograd; the nn package keeps its forward hooks
+	// here (layer tracing for summaries).
+	Hook any
+}
+
+// Value is a tensor in a computation graph.
+type Value struct {
+	T    *tensor.Tensor
+	Grad *tensor.Tensor
+
+	requiresGrad bool
+	node         *node
+	ctx          *Context
+}
+
+type node struct {
+	parents  []*Value
+	backward func(g *tensor.Tensor)
+}
+
+// Param returns a leaf that accumulates gradients (a trainable parameter).
+func Param(t *tensor.Tensor) *Value { return &Value{T: t, requiresGrad: true} }
+
+// Const returns a leaf without gradient.
+func Const(t *tensor.Tensor) *Value { return &Value{T: t} }
+
+// Input returns a leaf in the given context (nil for a plain leaf). With
+// requiresGrad the leaf collects its gradient, as for input-gradient checks.
+func Input(t *tensor.Tensor, ctx *Context, requiresGrad bool) *Value {
+	return &Value{T: t, ctx: ctx, requiresGrad: requiresGrad && (ctx == nil || !ctx.NoGrad)}
+}
+
+// RequiresGrad reports whether gradients flow to or through v.
+func (v *Value) RequiresGrad() bool { return v.requiresGrad }
+
+// SetRequiresGrad marks a leaf as trainable or frozen.
+func (v *Value) SetRequiresGrad(b bool) { v.requiresGrad = b }
+
+// Ctx returns v's context, or nil.
+func (v *Value) Ctx() *Context { return v.ctx }
+
+// Shape returns the shape of v's tensor.
+func (v *Value) Shape() []int { return v.T.Shape }
+
+// ZeroGrad drops the accumulated gradient.
+func (v *Value) ZeroGrad() { v.Grad = nil }
+
+// Detach returns a leaf sharing v's tensor, cut from the graph.
+func (v *Value) Detach() *Value { return &Value{T: v.T, ctx: v.ctx} }
+
+// record makes the output Value of an operation. The backward closure is
+// kept only if gradients are enabled and some input requires them.
+func record(out *tensor.Tensor, backward func(g *tensor.Tensor), parents ...*Value) *Value {
+	v := &Value{T: out}
+	need := false
+	for _, p := range parents {
+		if p == nil {
+			continue
+		}
+		if v.ctx == nil && p.ctx != nil {
+			v.ctx = p.ctx
+		}
+		need = need || p.requiresGrad
+	}
+	if v.ctx != nil && v.ctx.NoGrad {
+		need = false
+	}
+	if need && !out.IsMeta() && backward != nil {
+		v.requiresGrad = true
+		v.node = &node{parents: parents, backward: backward}
+	}
+	return v
+}
+
+// isMeta reports whether any input is shape-only.
+func isMeta(vs ...*Value) bool {
+	for _, v := range vs {
+		if v != nil && v.T.IsMeta() {
+			return true
+		}
+	}
+	return false
+}
+
+// accumulate adds g into v.Grad. owned says g may be kept as is; otherwise
+// it is copied, since the same gradient tensor can reach several parents.
+func accumulate(v *Value, g *tensor.Tensor, owned bool) {
+	if v == nil || !v.requiresGrad {
+		return
+	}
+	if v.Grad == nil {
+		if owned {
+			v.Grad = g
+		} else {
+			v.Grad = g.Clone()
+		}
+		return
+	}
+	v.Grad.AddInPlace(g)
+}
+
+// ErrNotScalar is returned by Backward on a non-scalar root.
+var ErrNotScalar = errors.New("autograd: backward needs a scalar (one element) or an explicit gradient")
+
+// Backward computes gradients of v (a one-element tensor) with respect to
+// every Value that requires them. Leaves accumulate into Grad; the graph is
+// released afterwards, as PyTorch does without retain_graph.
+func (v *Value) Backward() error {
+	if v.T.Numel() != 1 {
+		return ErrNotScalar
+	}
+	return v.BackwardWith(tensor.Full(1, v.T.Shape...))
+}
+
+// BackwardWith runs backward from v seeded with gradient g (v's shape).
+func (v *Value) BackwardWith(g *tensor.Tensor) error {
+	if !tensor.SameShape(v.T.Shape, g.Shape) {
+		return fmt.Errorf("autograd: seed gradient shape %v does not match output %v", g.Shape, v.T.Shape)
+	}
+	if !v.requiresGrad {
+		return errors.New("autograd: output does not require grad (no parameter or input reaches it, or NoGrad is set)")
+	}
+	order := topoOrder(v)
+	accumulate(v, g, false)
+	for i := len(order) - 1; i >= 0; i-- {
+		n := order[i]
+		if n.node == nil {
+			continue
+		}
+		if n.Grad != nil {
+			n.node.backward(n.Grad)
+		}
+		// Interior gradients and the graph are not needed any more.
+		n.Grad = nil
+		n.node = nil
+	}
+	return nil
+}
+
+// topoOrder returns the Values reachable from root that require grad,
+// parents before children, using an explicit stack (graphs of deep nets
+// are thousands of nodes long).
+func topoOrder(root *Value) []*Value {
+	var order []*Value
+	seen := map[*Value]bool{}
+	type frame struct {
+		v *Value
+		i int
+	}
+	stack := []frame{{root, 0}}
+	seen[root] = true
+	for len(stack) > 0 {
+		f := &stack[len(stack)-1]
+		if f.v.node != nil && f.i < len(f.v.node.parents) {
+			p := f.v.node.parents[f.i]
+			f.i++
+			if p != nil && p.requiresGrad && !seen[p] {
+				seen[p] = true
+				stack = append(stack, frame{p, 0})
+			}
+			continue
+		}
+		order = append(order, f.v)
+		stack = stack[:len(stack)-1]
+	}
+	return order
+}
+
+// SetCtx attaches a context to a leaf (an input) so that every Value
+// computed from it shares that context.
+func (v *Value) SetCtx(ctx *Context) error {
+	if v.node != nil {
+		return errors.New("autograd: SetCtx on a non-leaf value")
+	}
+	v.ctx = ctx
+	if ctx != nil && ctx.NoGrad {
+		v.requiresGrad = false
+	}
+	return nil
+}
