@@ -25,6 +25,10 @@ type Context struct {
 	// Hook is opaque to autograd; the nn package keeps its forward hooks
 	// here (layer tracing for summaries).
 	Hook any
+	// KeepGraph makes operations on meta (shape-only) tensors remember
+	// their inputs, so that analyses can walk the graph (receptive fields
+	// through branches and merges). It never enables backward.
+	KeepGraph bool
 }
 
 // Value is a tensor in a computation graph.
@@ -92,8 +96,19 @@ func record(out *tensor.Tensor, backward func(g *tensor.Tensor), parents ...*Val
 	if need && !out.IsMeta() && backward != nil {
 		v.requiresGrad = true
 		v.node = &node{parents: parents, backward: backward}
+	} else if out.IsMeta() && v.ctx != nil && v.ctx.KeepGraph {
+		v.node = &node{parents: parents}
 	}
 	return v
+}
+
+// Parents returns the inputs of the operation that produced v, when they
+// were recorded (gradients enabled, or a meta pass with KeepGraph).
+func (v *Value) Parents() []*Value {
+	if v.node == nil {
+		return nil
+	}
+	return v.node.parents
 }
 
 // isMeta reports whether any input is shape-only.
