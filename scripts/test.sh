@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs convnet's whole test suite on a fresh machine: installs what the
+# tests need when it is missing (Debian's python3-torch and
+# python3-torchvision, the PyTorch oracle; the Fashion-MNIST package),
+# writes the PyTorch reference files, then runs go vet and every Go test,
+# with the race detector on the engine packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_need=()
+/usr/bin/python3 -c 'import torch, torchvision, numpy' 2>/dev/null || apt_need+=(python3-torch python3-torchvision python3-numpy)
+[ -d /usr/share/datasets/fashion-mnist ] || apt_need+=(dataset-fashion-mnist)
+if ((${#apt_need[@]})); then
+  echo "test.sh: installing ${apt_need[*]}"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${apt_need[@]}" >/dev/null
+fi
+
+bash scripts/make_refs.sh
+
+go vet ./...
+go test -count=1 -timeout 60m ./...
+go test -count=1 -race -short -timeout 30m ./tensor/... ./autograd/ ./nn/
