@@ -9,7 +9,11 @@ import (
 )
 
 // ReLU is torch.nn.ReLU.
-type ReLU struct{}
+type ReLU struct {
+	// Inplace mirrors PyTorch's flag; it also gives each ReLU its own
+	// address (zero-size values may share one), which layer names rely on.
+	Inplace bool
+}
 
 // NewReLU returns a ReLU.
 func NewReLU() *ReLU { return &ReLU{} }
@@ -18,7 +22,7 @@ func NewReLU() *ReLU { return &ReLU{} }
 func (*ReLU) Forward(x *autograd.Value) (*autograd.Value, error) { return autograd.ReLU(x), nil }
 
 // ReLU6 is torch.nn.ReLU6.
-type ReLU6 struct{}
+type ReLU6 struct{ Inplace bool }
 
 // NewReLU6 returns a ReLU6.
 func NewReLU6() *ReLU6 { return &ReLU6{} }
@@ -208,7 +212,7 @@ func (l *ChannelShuffle) Forward(x *autograd.Value) (*autograd.Value, error) {
 }
 
 // Identity passes its input through (torch.nn.Identity).
-type Identity struct{}
+type Identity struct{ _ byte }
 
 // Forward returns x.
 func (*Identity) Forward(x *autograd.Value) (*autograd.Value, error) { return x, nil }

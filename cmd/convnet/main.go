@@ -9,9 +9,10 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// commands is filled by each subcommand's file in its init, so that adding
-// a subcommand touches one file.
-var commands []*cobra.Command
+// commands holds a constructor per subcommand, appended by each file's init
+// (adding a subcommand touches one file); a fresh tree per newRoot keeps
+// in-process test runs from sharing flag values.
+var commands []func() *cobra.Command
 
 func newRoot() *cobra.Command {
 	root := &cobra.Command{
@@ -20,7 +21,9 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(commands...)
+	for _, c := range commands {
+		root.AddCommand(c())
+	}
 	return root
 }
 
