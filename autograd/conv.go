@@ -76,7 +76,7 @@ func Conv2d(x, w, b *Value, o Conv2dOpts) (*Value, error) {
 		return nil, fmt.Errorf("conv2d: bias shape %v does not match %d output channels", b.T.Shape, p.Cout)
 	}
 	if isMeta(x, w, b) {
-		return record(tensor.Meta(p.N, p.Cout, p.OH, p.OW), nil, x, w, b), nil
+		return record(OpConv2d, p, tensor.Meta(p.N, p.Cout, p.OH, p.OW), nil, x, w, b), nil
 	}
 	y := tensor.New(p.N, p.Cout, p.OH, p.OW)
 	var bias []float32
@@ -84,7 +84,7 @@ func Conv2d(x, w, b *Value, o Conv2dOpts) (*Value, error) {
 		bias = b.T.Data
 	}
 	kernels.Conv2dForward(&p, x.T.Data, w.T.Data, bias, y.Data)
-	return record(y, func(g *tensor.Tensor) {
+	return record(OpConv2d, p, y, func(g *tensor.Tensor) {
 		if x.requiresGrad {
 			dx := tensor.New(x.T.Shape...)
 			kernels.Conv2dBackwardData(&p, g.Data, w.T.Data, dx.Data)
@@ -119,7 +119,7 @@ func Linear(x, w, b *Value) (*Value, error) {
 		return nil, fmt.Errorf("linear: bias shape %v does not match %d outputs", b.T.Shape, out)
 	}
 	if isMeta(x, w, b) {
-		return record(tensor.Meta(n, out), nil, x, w, b), nil
+		return record(OpLinear, nil, tensor.Meta(n, out), nil, x, w, b), nil
 	}
 	y := tensor.New(n, out)
 	if b != nil {
@@ -132,7 +132,7 @@ func Linear(x, w, b *Value) (*Value, error) {
 		beta = 1
 	}
 	kernels.Sgemm(false, true, n, out, in, 1, x.T.Data, in, w.T.Data, in, beta, y.Data, out)
-	return record(y, func(g *tensor.Tensor) {
+	return record(OpLinear, nil, y, func(g *tensor.Tensor) {
 		if x.requiresGrad {
 			dx := tensor.New(n, in)
 			kernels.Sgemm(false, false, n, in, out, 1, g.Data, out, w.T.Data, in, 0, dx.Data, in)

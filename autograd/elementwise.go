@@ -16,7 +16,7 @@ func parallelRange(n int, fn func(lo, hi int)) { kernels.Parallel(n, ewGrain, fn
 // clampOp is ReLU (hi < 0 means no upper bound) or ReLU6 / Hardtanh(0, 6).
 func clampOp(x *Value, hi float32) *Value {
 	if isMeta(x) {
-		return record(tensor.Meta(x.T.Shape...), nil, x)
+		return record(OpClamp, ClampAttrs{Max: hi}, tensor.Meta(x.T.Shape...), nil, x)
 	}
 	y := tensor.New(x.T.Shape...)
 	xd, yd := x.T.Data, y.Data
@@ -31,7 +31,7 @@ func clampOp(x *Value, hi float32) *Value {
 			yd[i] = v
 		}
 	})
-	return record(y, func(g *tensor.Tensor) {
+	return record(OpClamp, ClampAttrs{Max: hi}, y, func(g *tensor.Tensor) {
 		dx := tensor.New(x.T.Shape...)
 		gd, dd := g.Data, dx.Data
 		parallelRange(len(xd), func(lo, h int) {
@@ -59,7 +59,7 @@ func Add(a, b *Value) (*Value, error) {
 		return nil, fmt.Errorf("add: shapes %v and %v differ", a.T.Shape, b.T.Shape)
 	}
 	if isMeta(a, b) {
-		return record(tensor.Meta(a.T.Shape...), nil, a, b), nil
+		return record(OpAdd, nil, tensor.Meta(a.T.Shape...), nil, a, b), nil
 	}
 	y := tensor.New(a.T.Shape...)
 	ad, bd, yd := a.T.Data, b.T.Data, y.Data
@@ -68,7 +68,7 @@ func Add(a, b *Value) (*Value, error) {
 			yd[i] = ad[i] + bd[i]
 		}
 	})
-	return record(y, func(g *tensor.Tensor) {
+	return record(OpAdd, nil, y, func(g *tensor.Tensor) {
 		accumulate(a, g, false)
 		accumulate(b, g, false)
 	}, a, b), nil
@@ -77,11 +77,11 @@ func Add(a, b *Value) (*Value, error) {
 // Scale multiplies by a constant.
 func Scale(x *Value, s float32) *Value {
 	if isMeta(x) {
-		return record(tensor.Meta(x.T.Shape...), nil, x)
+		return record(OpScale, s, tensor.Meta(x.T.Shape...), nil, x)
 	}
 	y := x.T.Clone()
 	y.Scale(s)
-	return record(y, func(g *tensor.Tensor) {
+	return record(OpScale, s, y, func(g *tensor.Tensor) {
 		dx := g.Clone()
 		dx.Scale(s)
 		accumulate(x, dx, true)
@@ -94,13 +94,13 @@ func Mul(a, b *Value) (*Value, error) {
 		return nil, fmt.Errorf("mul: shapes %v and %v differ", a.T.Shape, b.T.Shape)
 	}
 	if isMeta(a, b) {
-		return record(tensor.Meta(a.T.Shape...), nil, a, b), nil
+		return record(OpMul, nil, tensor.Meta(a.T.Shape...), nil, a, b), nil
 	}
 	y := tensor.New(a.T.Shape...)
 	for i := range y.Data {
 		y.Data[i] = a.T.Data[i] * b.T.Data[i]
 	}
-	return record(y, func(g *tensor.Tensor) {
+	return record(OpMul, nil, y, func(g *tensor.Tensor) {
 		if a.requiresGrad {
 			da := tensor.New(a.T.Shape...)
 			for i := range da.Data {
@@ -121,11 +121,11 @@ func Mul(a, b *Value) (*Value, error) {
 // Sum reduces all elements to a one-element tensor.
 func Sum(x *Value) *Value {
 	if isMeta(x) {
-		return record(tensor.Meta(), nil, x)
+		return record(OpSum, nil, tensor.Meta(), nil, x)
 	}
 	y := tensor.New()
 	y.Data = []float32{float32(x.T.Sum())}
-	return record(y, func(g *tensor.Tensor) {
+	return record(OpSum, nil, y, func(g *tensor.Tensor) {
 		accumulate(x, tensor.Full(g.Data[0], x.T.Shape...), true)
 	}, x)
 }

@@ -28,7 +28,7 @@ func softmaxOp(x *Value, dim int, log bool) (*Value, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if isMeta(x) {
-		return record(tensor.Meta(x.T.Shape...), nil, x), nil
+		return record(OpSoftmax, SoftmaxAttrs{Dim: dim, Log: log}, tensor.Meta(x.T.Shape...), nil, x), nil
 	}
 	y := tensor.New(x.T.Shape...)
 	xd, yd := x.T.Data, y.Data
@@ -53,7 +53,7 @@ func softmaxOp(x *Value, dim int, log bool) (*Value, error) {
 			}
 		}
 	}
-	return record(y, func(g *tensor.Tensor) {
+	return record(OpSoftmax, SoftmaxAttrs{Dim: dim, Log: log}, y, func(g *tensor.Tensor) {
 		dx := tensor.New(x.T.Shape...)
 		gd := g.Data
 		for o := 0; o < outer; o++ {
@@ -109,7 +109,7 @@ func CrossEntropy(logits *Value, targets []int, labelSmoothing float32) (*Value,
 		}
 	}
 	if isMeta(logits) {
-		return record(tensor.Meta(), nil, logits), nil
+		return record(OpCrossEntropy, nil, tensor.Meta(), nil, logits), nil
 	}
 	if n == 0 {
 		return nil, fmt.Errorf("cross_entropy: empty batch")
@@ -132,7 +132,7 @@ func CrossEntropy(logits *Value, targets []int, labelSmoothing float32) (*Value,
 	y := tensor.New()
 	y.Data = []float32{float32(loss / float64(n))}
 	tg := append([]int(nil), targets...)
-	return record(y, func(g *tensor.Tensor) {
+	return record(OpCrossEntropy, nil, y, func(g *tensor.Tensor) {
 		scale := g.Data[0] / float32(n)
 		dx := tensor.New(s...)
 		for i := 0; i < n; i++ {

@@ -43,7 +43,7 @@ func BatchNorm2d(x, weight, bias *Value, o BatchNormOpts) (*Value, error) {
 		return nil, fmt.Errorf("batch_norm: expected more than 1 value per channel when training, got input %v", s)
 	}
 	if isMeta(x, weight, bias) {
-		return record(tensor.Meta(s...), nil, x, weight, bias), nil
+		return record(OpBatchNorm2d, o, tensor.Meta(s...), nil, x, weight, bias), nil
 	}
 	mean := make([]float64, c)
 	invstd := make([]float32, c)
@@ -101,7 +101,7 @@ func BatchNorm2d(x, weight, bias *Value, o BatchNormOpts) (*Value, error) {
 			}
 		}
 	})
-	return record(y, func(g *tensor.Tensor) {
+	return record(OpBatchNorm2d, o, y, func(g *tensor.Tensor) {
 		gd := g.Data
 		// Per-channel sums of dy and dy*xhat give dgamma, dbeta and the
 		// terms of the batch-statistics backward.
@@ -186,7 +186,7 @@ func LocalResponseNorm(x *Value, size int, alpha, beta, k float32) (*Value, erro
 		return nil, fmt.Errorf("local_response_norm: size must be positive, got %d", size)
 	}
 	if isMeta(x) {
-		return record(tensor.Meta(s...), nil, x), nil
+		return record(OpLocalResponseNorm, LRNAttrs{Size: size, Alpha: alpha, Beta: beta, K: k}, tensor.Meta(s...), nil, x), nil
 	}
 	n, c, inner := s[0], s[1], tensor.Numel(s[2:])
 	lo, hi := size/2, (size-1)/2
@@ -210,7 +210,7 @@ func LocalResponseNorm(x *Value, size int, alpha, beta, k float32) (*Value, erro
 			}
 		}
 	})
-	return record(y, func(g *tensor.Tensor) {
+	return record(OpLocalResponseNorm, LRNAttrs{Size: size, Alpha: alpha, Beta: beta, K: k}, y, func(g *tensor.Tensor) {
 		dx := tensor.New(s...)
 		gd := g.Data
 		kernels.Parallel(n, 1, func(b0, b1 int) {
@@ -263,7 +263,7 @@ func Dropout(x *Value, p float32, training bool, rng *rand.Rand) (*Value, error)
 	for i, v := range x.T.Data {
 		y.Data[i] = v * mask[i]
 	}
-	return record(y, func(g *tensor.Tensor) {
+	return record(OpDropout, p, y, func(g *tensor.Tensor) {
 		dx := tensor.New(x.T.Shape...)
 		for i, v := range g.Data {
 			dx.Data[i] = v * mask[i]

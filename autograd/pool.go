@@ -70,7 +70,7 @@ func MaxPool2d(x *Value, o PoolOpts) (*Value, error) {
 		return nil, err
 	}
 	if isMeta(x) {
-		return record(tensor.Meta(p.N, p.C, p.OH, p.OW), nil, x), nil
+		return record(OpMaxPool2d, p, tensor.Meta(p.N, p.C, p.OH, p.OW), nil, x), nil
 	}
 	y := tensor.New(p.N, p.C, p.OH, p.OW)
 	var idx []int32
@@ -78,7 +78,7 @@ func MaxPool2d(x *Value, o PoolOpts) (*Value, error) {
 		idx = make([]int32, y.Numel())
 	}
 	kernels.MaxPool2dForward(&p, x.T.Data, y.Data, idx)
-	return record(y, func(g *tensor.Tensor) {
+	return record(OpMaxPool2d, p, y, func(g *tensor.Tensor) {
 		dx := tensor.New(x.T.Shape...)
 		kernels.MaxPool2dBackward(&p, g.Data, idx, dx.Data)
 		accumulate(x, dx, true)
@@ -93,11 +93,11 @@ func AvgPool2d(x *Value, o PoolOpts) (*Value, error) {
 		return nil, err
 	}
 	if isMeta(x) {
-		return record(tensor.Meta(p.N, p.C, p.OH, p.OW), nil, x), nil
+		return record(OpAvgPool2d, AvgPoolAttrs{Params: p, CountIncludePad: o.CountIncludePad}, tensor.Meta(p.N, p.C, p.OH, p.OW), nil, x), nil
 	}
 	y := tensor.New(p.N, p.C, p.OH, p.OW)
 	kernels.AvgPool2dForward(&p, x.T.Data, y.Data, o.CountIncludePad)
-	return record(y, func(g *tensor.Tensor) {
+	return record(OpAvgPool2d, AvgPoolAttrs{Params: p, CountIncludePad: o.CountIncludePad}, y, func(g *tensor.Tensor) {
 		dx := tensor.New(x.T.Shape...)
 		kernels.AvgPool2dBackward(&p, g.Data, dx.Data, o.CountIncludePad)
 		accumulate(x, dx, true)
@@ -118,11 +118,11 @@ func AdaptiveAvgPool2d(x *Value, oh, ow int) (*Value, error) {
 	}
 	n, c, h, w := xs[0], xs[1], xs[2], xs[3]
 	if isMeta(x) {
-		return record(tensor.Meta(n, c, oh, ow), nil, x), nil
+		return record(OpAdaptiveAvgPool2d, [2]int{oh, ow}, tensor.Meta(n, c, oh, ow), nil, x), nil
 	}
 	y := tensor.New(n, c, oh, ow)
 	kernels.AdaptiveAvgPool2dForward(n, c, h, w, oh, ow, x.T.Data, y.Data)
-	return record(y, func(g *tensor.Tensor) {
+	return record(OpAdaptiveAvgPool2d, [2]int{oh, ow}, y, func(g *tensor.Tensor) {
 		dx := tensor.New(xs...)
 		kernels.AdaptiveAvgPool2dBackward(n, c, h, w, oh, ow, g.Data, dx.Data)
 		accumulate(x, dx, true)

@@ -26,7 +26,7 @@ func Reshape(x *Value, shape ...int) (*Value, error) {
 		// optimizer step on a reshaped parameter) never alias the other.
 		y.Data = append([]float32(nil), y.Data...)
 	}
-	return record(y, func(g *tensor.Tensor) {
+	return record(OpReshape, nil, y, func(g *tensor.Tensor) {
 		accumulate(x, &tensor.Tensor{Shape: append([]int(nil), x.T.Shape...), Data: g.Data}, false)
 	}, x), nil
 }
@@ -71,7 +71,7 @@ func Concat(xs ...*Value) (*Value, error) {
 	shape := append([]int(nil), s0...)
 	shape[1] = c
 	if isMeta(xs...) {
-		return record(tensor.Meta(shape...), nil, xs...), nil
+		return record(OpConcat, nil, tensor.Meta(shape...), nil, xs...), nil
 	}
 	n := s0[0]
 	inner := tensor.Numel(s0[2:])
@@ -85,7 +85,7 @@ func Concat(xs ...*Value) (*Value, error) {
 		off += ci
 	}
 	parents := append([]*Value(nil), xs...)
-	return record(y, func(g *tensor.Tensor) {
+	return record(OpConcat, nil, y, func(g *tensor.Tensor) {
 		off := 0
 		for _, x := range parents {
 			ci := x.T.Shape[1]
@@ -112,7 +112,7 @@ func ChannelShuffle(x *Value, groups int) (*Value, error) {
 		return nil, fmt.Errorf("channel_shuffle: %d channels are not divisible by %d groups", s[1], groups)
 	}
 	if isMeta(x) {
-		return record(tensor.Meta(s...), nil, x), nil
+		return record(OpChannelShuffle, groups, tensor.Meta(s...), nil, x), nil
 	}
 	n, c, inner := s[0], s[1], s[2]*s[3]
 	per := c / groups
@@ -133,7 +133,7 @@ func ChannelShuffle(x *Value, groups int) (*Value, error) {
 	}
 	y := tensor.New(s...)
 	perm(x.T.Data, y.Data, false)
-	return record(y, func(g *tensor.Tensor) {
+	return record(OpChannelShuffle, groups, y, func(g *tensor.Tensor) {
 		dx := tensor.New(s...)
 		perm(g.Data, dx.Data, true)
 		accumulate(x, dx, true)
@@ -163,14 +163,14 @@ func Narrow(x *Value, start, length int) (*Value, error) {
 	}
 	shape := []int{s[0], length, s[2], s[3]}
 	if isMeta(x) {
-		return record(tensor.Meta(shape...), nil, x), nil
+		return record(OpNarrow, [2]int{start, length}, tensor.Meta(shape...), nil, x), nil
 	}
 	n, c, inner := s[0], s[1], s[2]*s[3]
 	y := tensor.New(shape...)
 	for b := 0; b < n; b++ {
 		copy(y.Data[b*length*inner:(b+1)*length*inner], x.T.Data[(b*c+start)*inner:(b*c+start+length)*inner])
 	}
-	return record(y, func(g *tensor.Tensor) {
+	return record(OpNarrow, [2]int{start, length}, y, func(g *tensor.Tensor) {
 		dx := tensor.New(s...)
 		for b := 0; b < n; b++ {
 			copy(dx.Data[(b*c+start)*inner:(b*c+start+length)*inner], g.Data[b*length*inner:(b+1)*length*inner])

@@ -15,6 +15,7 @@ import (
 	"fmt"
 
 	"github.com/convnet/convnet/tensor"
+	"github.com/convnet/convnet/tensor/kernels"
 )
 
 // Context is shared by the Values of one forward pass. Outputs inherit the
@@ -39,11 +40,68 @@ type Value struct {
 	requiresGrad bool
 	node         *node
 	ctx          *Context
+	op           Op
+	attrs        any
 }
 
 type node struct {
 	parents  []*Value
 	backward func(g *tensor.Tensor)
+}
+
+// Op names the operation that produced a Value. With Attrs (its
+// hyper-parameters) and Parents it lets a compiler (the inference plan)
+// rebuild the graph from one traced pass.
+type Op string
+
+// The operations. Attrs holds, per op: OpConv2d kernels.ConvParams,
+// OpMaxPool2d kernels.PoolParams, OpAvgPool2d AvgPoolAttrs,
+// OpAdaptiveAvgPool2d [2]int, OpBatchNorm2d BatchNormOpts, OpClamp
+// ClampAttrs, OpLocalResponseNorm LRNAttrs, OpSoftmax SoftmaxAttrs,
+// OpChannelShuffle int (groups), OpNarrow [2]int (start, length),
+// OpScale float32, OpDropout float32; nil for the others.
+const (
+	OpLeaf              Op = ""
+	OpConv2d            Op = "Conv2d"
+	OpLinear            Op = "Linear"
+	OpClamp             Op = "Clamp"
+	OpAdd               Op = "Add"
+	OpScale             Op = "Scale"
+	OpMul               Op = "Mul"
+	OpSum               Op = "Sum"
+	OpReshape           Op = "Reshape"
+	OpConcat            Op = "Concat"
+	OpChannelShuffle    Op = "ChannelShuffle"
+	OpNarrow            Op = "Narrow"
+	OpSoftmax           Op = "Softmax"
+	OpCrossEntropy      Op = "CrossEntropy"
+	OpBatchNorm2d       Op = "BatchNorm2d"
+	OpLocalResponseNorm Op = "LocalResponseNorm"
+	OpDropout           Op = "Dropout"
+	OpMaxPool2d         Op = "MaxPool2d"
+	OpAvgPool2d         Op = "AvgPool2d"
+	OpAdaptiveAvgPool2d Op = "AdaptiveAvgPool2d"
+)
+
+// ClampAttrs: ReLU is Max < 0 (no upper bound), ReLU6 is Max 6.
+type ClampAttrs struct{ Max float32 }
+
+// SoftmaxAttrs are softmax's dimension and whether it is log-softmax.
+type SoftmaxAttrs struct {
+	Dim int
+	Log bool
+}
+
+// LRNAttrs are LocalResponseNorm's hyper-parameters.
+type LRNAttrs struct {
+	Size           int
+	Alpha, Beta, K float32
+}
+
+// AvgPoolAttrs are AvgPool2d's window and padding rule.
+type AvgPoolAttrs struct {
+	Params          kernels.PoolParams
+	CountIncludePad bool
 }
 
 // Param returns a leaf that accumulates gradients (a trainable parameter).
@@ -78,8 +136,8 @@ func (v *Value) Detach() *Value { return &Value{T: v.T, ctx: v.ctx} }
 
 // record makes the output Value of an operation. The backward closure is
 // kept only if gradients are enabled and some input requires them.
-func record(out *tensor.Tensor, backward func(g *tensor.Tensor), parents ...*Value) *Value {
-	v := &Value{T: out}
+func record(op Op, attrs any, out *tensor.Tensor, backward func(g *tensor.Tensor), parents ...*Value) *Value {
+	v := &Value{T: out, op: op, attrs: attrs}
 	need := false
 	for _, p := range parents {
 		if p == nil {
@@ -101,6 +159,10 @@ func record(out *tensor.Tensor, backward func(g *tensor.Tensor), parents ...*Val
 	}
 	return v
 }
+
+// Op returns the operation that produced v and its attributes (OpLeaf
+// for leaves).
+func (v *Value) Op() (Op, any) { return v.op, v.attrs }
 
 // Parents returns the inputs of the operation that produced v, when they
 // were recorded (gradients enabled, or a meta pass with KeepGraph).
