@@ -6,6 +6,7 @@ package models
 
 import (
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"sort"
 	"strings"
@@ -123,5 +124,15 @@ func New(name string, opts ...Option) (nn.Module, error) {
 			s.Init(m, rng)
 		}
 	}
+	// Each Dropout draws its masks from a stream of its own, keyed by the
+	// model seed and the layer's path, so that two layers with the same p
+	// never share masks and a run is reproducible from the seed alone.
+	nn.Walk(m, func(path string, l nn.Module) {
+		if d, ok := l.(*nn.Dropout); ok {
+			h := fnv.New64a()
+			h.Write([]byte(path))
+			d.Seed(cfg.Seed, h.Sum64())
+		}
+	})
 	return m, nil
 }
