@@ -30,7 +30,11 @@ var rank = map[string]int{
 	"train":             6,
 	"serve":             7,
 	"cmd/convnet":       8,
-	"internal/testref":  9, // test helper, imported by tests only
+	"internal/imagenet": 5, // ImageNet class names for predict and eval
+	"internal/testref":  9, // test helpers and suites, imported by nothing
+	"internal/parity":   9,
+	"internal/orttest":  9,
+	"internal/tmpstep":  9,
 	"internal/layering": 9,
 }
 
