@@ -75,6 +75,9 @@ func Conv2d(x, w, b *Value, o Conv2dOpts) (*Value, error) {
 	if b != nil && (len(b.T.Shape) != 1 || b.T.Shape[0] != p.Cout) {
 		return nil, fmt.Errorf("conv2d: bias shape %v does not match %d output channels", b.T.Shape, p.Cout)
 	}
+	if err := needData("conv2d", x, w, b); err != nil {
+		return nil, err
+	}
 	if isMeta(x, w, b) {
 		return record(OpConv2d, p, tensor.Meta(p.N, p.Cout, p.OH, p.OW), nil, x, w, b), nil
 	}
@@ -118,6 +121,9 @@ func Linear(x, w, b *Value) (*Value, error) {
 	if b != nil && (len(b.T.Shape) != 1 || b.T.Shape[0] != out) {
 		return nil, fmt.Errorf("linear: bias shape %v does not match %d outputs", b.T.Shape, out)
 	}
+	if err := needData("linear", x, w, b); err != nil {
+		return nil, err
+	}
 	if isMeta(x, w, b) {
 		return record(OpLinear, nil, tensor.Meta(n, out), nil, x, w, b), nil
 	}
@@ -160,4 +166,19 @@ func at(s []int, i int) int {
 		return s[i]
 	}
 	return -1
+}
+
+// needData refuses real input through parameters that have no storage (a
+// layer never materialised or loaded): the output would silently be
+// shape-only.
+func needData(op string, x *Value, params ...*Value) error {
+	if x.T.IsMeta() {
+		return nil
+	}
+	for _, p := range params {
+		if p != nil && p.T.IsMeta() {
+			return fmt.Errorf("%s: parameter of shape %v has no data (layer not materialised or loaded) for input %v", op, p.T.Shape, x.T.Shape)
+		}
+	}
+	return nil
 }

@@ -45,6 +45,11 @@ func BatchNorm2d(x, weight, bias *Value, o BatchNormOpts) (*Value, error) {
 	if isMeta(x, weight, bias) {
 		return record(OpBatchNorm2d, o, tensor.Meta(s...), nil, x, weight, bias), nil
 	}
+	// Shape-only running statistics (a layer never materialised) cannot be
+	// read or updated on real input.
+	if (o.RunningMean != nil && o.RunningMean.IsMeta()) || (o.RunningVar != nil && o.RunningVar.IsMeta()) {
+		return nil, fmt.Errorf("batch_norm: running_mean/running_var have no data (layer not materialised or loaded) for input %v", s)
+	}
 	mean := make([]float64, c)
 	invstd := make([]float32, c)
 	xd := x.T.Data
@@ -94,10 +99,10 @@ func BatchNorm2d(x, weight, bias *Value, o BatchNormOpts) (*Value, error) {
 			if bias != nil {
 				shift = bias.T.Data[ch]
 			}
-			mu := float32(mean[ch])
+			mu, muLo := splitMean(mean[ch])
 			src, dst := xd[u*inner:(u+1)*inner], y.Data[u*inner:(u+1)*inner]
 			for i, v := range src {
-				dst[i] = (v-mu)*scale + shift
+				dst[i] = ((v-mu)-muLo)*scale + shift
 			}
 		}
 	})
@@ -109,13 +114,13 @@ func BatchNorm2d(x, weight, bias *Value, o BatchNormOpts) (*Value, error) {
 		sumDyXhat := make([]float64, c)
 		kernels.Parallel(c, 1, func(lo, hi int) {
 			for ch := lo; ch < hi; ch++ {
-				mu := float32(mean[ch])
+				mu, muLo := splitMean(mean[ch])
 				var sd, sdx float64
 				for b := 0; b < n; b++ {
 					off := (b*c + ch) * inner
 					for i, gv := range gd[off : off+inner] {
 						sd += float64(gv)
-						sdx += float64(gv) * float64((xd[off+i]-mu)*invstd[ch])
+						sdx += float64(gv) * float64(((xd[off+i]-mu)-muLo)*invstd[ch])
 					}
 				}
 				sumDy[ch], sumDyXhat[ch] = sd, sdx
@@ -154,17 +159,28 @@ func BatchNorm2d(x, weight, bias *Value, o BatchNormOpts) (*Value, error) {
 					}
 					continue
 				}
-				mu := float32(mean[ch])
+				mu, muLo := splitMean(mean[ch])
 				md := float32(sumDy[ch] / float64(m))
 				mdx := float32(sumDyXhat[ch] / float64(m))
 				for i, gv := range gd[off : off+inner] {
-					xhat := (xd[off+i] - mu) * invstd[ch]
+					xhat := ((xd[off+i] - mu) - muLo) * invstd[ch]
 					dx.Data[off+i] = k * (gv - md - xhat*mdx)
 				}
 			}
 		})
 		accumulate(x, dx, true)
 	}, x, weight, bias), nil
+}
+
+// splitMean returns the float64 batch mean as a float32 pair mu + lo, so
+// that (x - mu) - lo keeps the mean's float64 precision in float32
+// arithmetic: with a large offset and a small spread (mean 50, std 0.1)
+// rounding the mean to float32 alone would shift every normalised value
+// by up to 2e-5 in the same direction, a bias that the weight gradient
+// sums up.
+func splitMean(mean float64) (mu, lo float32) {
+	mu = float32(mean)
+	return mu, float32(mean - float64(mu))
 }
 
 func tensorOf(v *Value) *tensor.Tensor {

@@ -222,6 +222,14 @@ func (v *Value) BackwardWith(g *tensor.Tensor) error {
 		return errors.New("autograd: output does not require grad (no parameter or input reaches it, or NoGrad is set)")
 	}
 	order := topoOrder(v)
+	for _, n := range order {
+		// An operation's output without its node was released by an
+		// earlier backward: going on would silently drop the gradients
+		// that should flow through it (PyTorch raises here too).
+		if n.node == nil && n.op != OpLeaf {
+			return fmt.Errorf("autograd: backward through a graph already released by an earlier backward (at a %s output %v); run the forward pass again, or sum the losses and call backward once", n.op, n.T.Shape)
+		}
+	}
 	accumulate(v, g, false)
 	for i := len(order) - 1; i >= 0; i-- {
 		n := order[i]

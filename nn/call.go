@@ -69,8 +69,10 @@ func Run(m Module, x *autograd.Value, tracer Tracer) (*autograd.Value, error) {
 	return Call(m, x)
 }
 
-// Infer runs m in evaluation mode on a plain tensor without recording
-// anything for backward.
+// Infer runs m on x without recording anything for backward (PyTorch's
+// torch.no_grad). Like no_grad it does not switch layers to evaluation
+// mode: call SetTraining(m, false) first, or BatchNorm uses and updates
+// batch statistics and Dropout drops.
 func Infer(m Module, x *autograd.Value) (*autograd.Value, error) {
 	if err := x.SetCtx(&autograd.Context{NoGrad: true}); err != nil {
 		return nil, err

@@ -5,7 +5,7 @@ affine parameters (so eval-mode BN is really exercised), the state_dict saved
 with torch.save, a seeded batch of 2 at a resolution the model accepts, and
 the eval-mode logits; train-mode logits for resnet18 and densenet121.
 
-Writes testdata/torch/zoo/{name}.pth, {name}_input.npy, {name}_logits.npy
+Writes testdata/torch/zoo_parity/{name}.pth, {name}_input.npy, {name}_logits.npy
 ({name}_train_logits.npy) and manifest.json. Usage: zoo_parity.py [OUTDIR [names...]]
 """
 import json
@@ -50,7 +50,7 @@ def randomise_bn(model, gen):
 
 def main():
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "testdata", "torch", "zoo")
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "testdata", "torch", "zoo_parity")
     names = sys.argv[2:] or list(MODELS)
     os.makedirs(out, exist_ok=True)
     torch.set_num_threads(2)
