@@ -2,27 +2,38 @@ package kernels
 
 // The GEMM driver, shared by every micro-kernel, and the pure-Go kernel.
 //
-// Layout follows BLIS/GotoBLAS, written for row-major C whose rows are the
-// vector direction of the micro-kernel:
+// The structure is BLIS/GotoBLAS, for row-major C whose rows are the vector
+// direction of the micro-kernel (MR rows x NR columns of C per tile):
 //
-//	for each block of nc columns (packed B, k x nc, fits the budget):
-//	    pack B into NR-column panels, k-major within a panel
-//	    for each task (a rectangle of C, one per worker):
-//	        for each block of mc rows, for each kc slice of k:
-//	            pack alpha-free A block (mc x kc) into MR-row panels   (L2)
-//	            for each NR panel of B (kc x NR micro-panel, in L1):
-//	                for each MR panel of A: micro-kernel MR x NR
+//	for each block of columns (packed B: k x nc, NR-column panels, k-major)
+//	    for each block of about mc rows, for each kc slice of k:
+//	        pack that mc x kc block of A in MR-row panels        (in L2)
+//	        for each NR panel of B (its kc x NR slice stays in L1):
+//	            for each MR panel of A: micro-kernel
 //
-// Micro-kernels store C = alpha*acc + beta*C themselves, so there is no
-// separate pass over C for beta, and beta == 0 never reads C. Tiles that
-// stick out of C (m, n not multiples of MR, NR) are computed into a small
-// buffer and copied out. The last column panel may use a half-width kernel.
+// Micro-kernels store C = alpha*acc + beta*C themselves (beta on the first
+// k slice, 1 after), so there is no separate pass over C and beta == 0
+// never reads C. Tiles that stick out of C (m, n not multiples of MR, NR)
+// are computed into a small buffer and copied out; a last panel at most
+// NR/2 wide uses a half-width kernel. Variations on the theme:
 //
-// Parallel runs split C into a grid of at most Workers() rectangles chosen by
-// a cost model (compute + packing + imbalance), so tall, wide, and
-// small-m-huge-n shapes all use every worker. B is packed once and shared
-// when the grid has several rows of tasks; otherwise each task packs its own
-// columns, and a block costs a single Parallel call.
+//   - Small A (m*k up to gemmACacheMax) is packed once, and B goes in column
+//     blocks small enough to stay in L2 next to it (conv shapes: m = Cout
+//     small, n = H*W large).
+//   - Narrow n: a non-transposed A is read in place by the "direct" kernels,
+//     since packing it would cost as much as the few uses it gets.
+//   - mc and kc are evened out (1024 rows: 8 blocks of 132, not 7 of 144
+//     and one of 16).
+//
+// Parallel runs cut C into a grid of at most Workers() rectangles, chosen
+// by a cost model (tile area of the slowest task + packing), so tall, wide
+// and small-m/huge-n shapes all use every worker. With one row of tasks,
+// each task packs the B of its own columns and a GEMM costs one Parallel
+// call; with several, each column block of B is packed once, in parallel,
+// and shared.
+//
+// Packed buffers come from sync.Pools and are 64-byte aligned; nothing is
+// allocated per call once the pools are warm.
 
 import (
 	"os"
@@ -31,13 +42,16 @@ import (
 	"unsafe"
 )
 
-// microKernel computes an MR x NR tile from packed panels; see
-// gemm_amd64.go. k >= 1.
-type microKernel func(k int, a, b, c *float32, ldc int, alpha, beta float32)
+// microKernel computes an MR x NR tile from packed panels and stores its
+// first rows rows; see gemm_amd64.go. k >= 1.
+type microKernel func(k int, a, b, c *float32, ldc, rows int, alpha, beta float32)
 
 // directKernel is a microKernel that reads A unpacked: row i of the tile
-// is a[i*lda:], k long.
-type directKernel func(k int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)
+// is a[i*lda:], k long (all MR rows are read).
+type directKernel func(k int, a *float32, lda int, b, c *float32, ldc, rows int, alpha, beta float32)
+
+// packBFunc packs np full panels of a row-major B: see sgemmPackB16.
+type packBFunc func(k, np int, src *float32, lds int, dst *float32, dstride int)
 
 // gemmImpl is one GEMM implementation: a micro-kernel and its blocking.
 type gemmImpl struct {
@@ -50,26 +64,27 @@ type gemmImpl struct {
 	nBudget int // floats of packed B per column block (k x nc), in L3
 	l2      int // floats of packed A + B a column task keeps in L2
 
-	kern     microKernel // mr x nr
-	kernHalf microKernel // mr x nr/2 for a narrow last panel, or nil
-	// Optional kernels reading a non-transposed A in place (unpacked).
-	kernDirect, kernHalfDirect directKernel
+	// kerns[l] computes mr x (nr>>l) tiles; kerns[0] is the main kernel,
+	// the narrower ones serve a last panel of n that they cover.
+	kerns []microKernel
+	// directs: the same widths, reading a non-transposed A in place, or nil.
+	directs []directKernel
 
 	// Optional packing helpers (nil: Go loops); see gemm_amd64.go.
-	packBFull func(k, np int, src *float32, lds int, dst *float32, dstride int) // nr wide
-	packBHalf func(k, np int, src *float32, lds int, dst *float32, dstride int) // nr/2 wide
-	packA     func(k int, src *float32, lda int, dst *float32)                  // mr rows
-	trans8    func(k int, src *float32, lds int, dst *float32, ldd int)
+	packBs []packBFunc                                      // per width, like kerns
+	packA  func(k int, src *float32, lda int, dst *float32) // mr rows
+	trans8 func(k int, src *float32, lds int, dst *float32, ldd int)
 }
 
 var genericImpl = &gemmImpl{
 	name:      "generic",
 	supported: true,
 	auto:      true,
-	mr:        4, nr: 4,
+	mr:        2, nr: 4,
 	mc: 64, kc: 256,
 	nBudget: 1 << 20,
-	kern:    sgemmKernel4x4Go,
+	l2:      64 << 10,
+	kerns:   []microKernel{sgemmKernel2x4Go},
 }
 
 // gemmActive is the implementation sgemm uses, chosen once at start-up.
@@ -82,7 +97,7 @@ var gemmActive = selectGemm(os.Getenv("CONVNET_KERNELS"))
 // takes the best one that is enabled by default.
 func selectGemm(env string) *gemmImpl {
 	env = strings.ToLower(strings.TrimSpace(env))
-	impls := append(asmGemmImpls(), genericImpl)
+	impls := allGemmImpls()
 	for _, im := range impls {
 		if im.name == env && im.supported {
 			return im
@@ -96,9 +111,14 @@ func selectGemm(env string) *gemmImpl {
 	return genericImpl
 }
 
+// allGemmImpls lists every implementation, best first, generic last.
+func allGemmImpls() []*gemmImpl {
+	return append(append([]*gemmImpl(nil), asmGemmImpls()...), genericImpl)
+}
+
 // gemmImplByName returns the named implementation if this CPU runs it.
 func gemmImplByName(name string) *gemmImpl {
-	for _, im := range append(asmGemmImpls(), genericImpl) {
+	for _, im := range allGemmImpls() {
 		if im.name == name && im.supported {
 			return im
 		}
@@ -108,7 +128,7 @@ func gemmImplByName(name string) *gemmImpl {
 
 const (
 	// Below this many multiply-adds a GEMM runs on the caller alone.
-	gemmParMin = 1 << 19
+	gemmParMin = 1 << 20
 	// Shared B is packed in parallel only above this many floats.
 	gemmParPackMin = 1 << 15
 	// A task keeps all of its packed A (rows x k) when it is at most this
@@ -147,7 +167,7 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	g.kc = evenBlock(k, im.kc, 8)
 	// In place A pays off when each A element meets few B panels (narrow
 	// n): packing A would cost about as much as one more use of it.
-	g.direct = gemmDirectA && !transA && im.kernDirect != nil && n <= gemmDirectMaxN*im.nr
+	g.direct = gemmDirectA && !transA && len(im.directs) == len(im.kerns) && n <= gemmDirectMaxN*im.nr
 	mp := (m + im.mr - 1) / im.mr
 	np := (n + im.nr - 1) / im.nr
 	g.mw, g.nw = gemmGrid(mp, np, w, im)
@@ -175,7 +195,8 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	}
 	pb := getPackBuf(k * (ncb + im.nr))
 	for jc := 0; jc < n; jc += ncb {
-		g.sharedBlock(g.newBlock(jc, min(ncb, n-jc), *pb))
+		b := g.newBlock(jc, min(ncb, n-jc), *pb)
+		g.sharedBlock(&b)
 	}
 	putPackBuf(pb)
 }
@@ -251,23 +272,22 @@ type bBlock struct {
 	pb              []float32
 }
 
-func (g *gemmJob) newBlock(jc, nc int, pb []float32) *bBlock {
-	b := &bBlock{jc: jc, nc: nc, np: (nc + g.im.nr - 1) / g.im.nr, pb: pb}
-	lw, _ := g.panel(b, b.np-1)
+func (g *gemmJob) newBlock(jc, nc int, pb []float32) bBlock {
+	b := bBlock{jc: jc, nc: nc, np: (nc + g.im.nr - 1) / g.im.nr, pb: pb}
+	lw, _, _ := g.panel(&b, b.np-1)
 	b.ncp = (b.np-1)*g.im.nr + lw
 	return b
 }
 
-// panel returns the width (nr, or nr/2 for a narrow last panel) and the
-// number of real columns of panel q of block b.
-func (g *gemmJob) panel(b *bBlock, q int) (w, valid int) {
+// panel returns the width of panel q of block b (nr, or for the last one
+// the narrowest kernel width that covers it), the number of real columns
+// in it, and the index of that width in im.kerns.
+func (g *gemmJob) panel(b *bBlock, q int) (w, valid, l int) {
 	nr := g.im.nr
 	valid = min(nr, b.nc-q*nr)
-	w = nr
-	if valid <= nr/2 && g.im.kernHalf != nil {
-		w = nr / 2
+	for l = len(g.im.kerns) - 1; l > 0 && valid > nr>>l; l-- {
 	}
-	return w, valid
+	return nr >> l, valid, l
 }
 
 // sharedBlock packs block b (in parallel) and then runs the mw x nw tasks
@@ -327,8 +347,8 @@ func (g *gemmJob) columnTask(t int) {
 	defer putPackBuf(pb)
 	for jc := c0; jc < c1; jc += ncb {
 		b := g.newBlock(jc, min(ncb, c1-jc), *pb)
-		g.packB(b, 0, b.np)
-		g.compute(b, 0, g.m, 0, b.np, tb, cached)
+		g.packB(&b, 0, b.np)
+		g.compute(&b, 0, g.m, 0, b.np, tb, cached)
 	}
 }
 
@@ -448,26 +468,28 @@ func (g *gemmJob) compute(b *bBlock, r0, r1, q0, q1 int, tb *tileBuf, cached boo
 			}
 			pbk := b.pb[pc*b.ncp:]
 			for q := q0; q < q1; q++ {
-				w, valid := g.panel(b, q)
-				kern, kd := im.kern, im.kernDirect
-				if w != im.nr {
-					kern, kd = im.kernHalf, im.kernHalfDirect
+				w, valid, l := g.panel(b, q)
+				kern := im.kerns[l]
+				var kd directKernel
+				if g.direct {
+					kd = im.directs[l]
 				}
 				bp := &pbk[q*im.nr*kcb]
 				j := b.jc + q*im.nr
 				for i0 := 0; i0 < mcb; i0 += im.mr {
 					rows := min(im.mr, mcb-i0)
-					full := rows == im.mr && valid == w
+					// A partial row panel stores only its rows; a partial
+					// column panel goes through tmp.
 					cp, ldc, bt1 := &g.c[(ic+i0)*g.ldc+j], g.ldc, bt
-					if !full {
+					if valid < w {
 						cp, ldc, bt1 = &tb.tmp[0], w, 0
 					}
-					if g.direct && rows == im.mr {
-						kd(kcb, &g.a[(ic+i0)*g.lda+pc], g.lda, bp, cp, ldc, g.alpha, bt1)
+					if kd != nil && rows == im.mr {
+						kd(kcb, &g.a[(ic+i0)*g.lda+pc], g.lda, bp, cp, ldc, rows, g.alpha, bt1)
 					} else {
-						kern(kcb, &pa[i0*kcb], bp, cp, ldc, g.alpha, bt1)
+						kern(kcb, &pa[i0*kcb], bp, cp, ldc, rows, g.alpha, bt1)
 					}
-					if full {
+					if valid == w {
 						continue
 					}
 					tmp := tb.tmp[:im.mr*w]
@@ -475,7 +497,9 @@ func (g *gemmJob) compute(b *bBlock, r0, r1, q0, q1 int, tb *tileBuf, cached boo
 						crow := g.c[(ic+i0+i)*g.ldc+j:][:valid]
 						trow := tmp[i*w:][:valid]
 						if bt == 0 {
-							copy(crow, trow)
+							for jj, v := range trow {
+								crow[jj] = v
+							}
 						} else {
 							for jj, v := range trow {
 								crow[jj] = v + bt*crow[jj]
@@ -495,7 +519,7 @@ func (g *gemmJob) packB(b *bBlock, q0, q1 int) {
 		// Panel by panel, each over all of k: the rows of the stored B
 		// are then read from start to end.
 		for q := q0; q < q1; q++ {
-			w, valid := g.panel(b, q)
+			w, valid, _ := g.panel(b, q)
 			for pc := 0; pc < g.k; pc += g.kc {
 				kcb := min(g.kc, g.k-pc)
 				off := pc*b.ncp + q*im.nr*kcb
@@ -507,43 +531,36 @@ func (g *gemmJob) packB(b *bBlock, q0, q1 int) {
 	for pc := 0; pc < g.k; pc += g.kc {
 		kcb := min(g.kc, g.k-pc)
 		q := q0
-		if im.packBFull != nil {
+		if im.packBs != nil {
 			// Full-width panels in one sweep over the rows.
 			qf := q0
 			for qf < q1 {
-				if w, valid := g.panel(b, qf); w != im.nr || valid != w {
+				if w, valid, _ := g.panel(b, qf); w != im.nr || valid != w {
 					break
 				}
 				qf++
 			}
 			if qf > q0 {
-				im.packBFull(kcb, qf-q0, &g.b[pc*g.ldb+b.jc+q0*im.nr], g.ldb,
+				im.packBs[0](kcb, qf-q0, &g.b[pc*g.ldb+b.jc+q0*im.nr], g.ldb,
 					&b.pb[pc*b.ncp+q0*im.nr*kcb], im.nr*kcb)
 				q = qf
 			}
 		}
 		for ; q < q1; q++ {
-			w, valid := g.panel(b, q)
+			w, valid, l := g.panel(b, q)
 			off := pc*b.ncp + q*im.nr*kcb
 			dst := b.pb[off : off+kcb*w]
-			g.packBPlain(dst, pc, kcb, b.jc+q*im.nr, w, valid)
+			g.packBPlain(dst, pc, kcb, b.jc+q*im.nr, w, valid, l)
 		}
 	}
 }
 
 // packBPlain: B is k x n row-major; dst[p*w+j] = B[pc+p, col+j].
-func (g *gemmJob) packBPlain(dst []float32, pc, kcb, col, w, valid int) {
-	im := g.im
+func (g *gemmJob) packBPlain(dst []float32, pc, kcb, col, w, valid, l int) {
 	src := g.b[pc*g.ldb+col:]
-	if valid == w {
-		f := im.packBFull
-		if w != im.nr {
-			f = im.packBHalf
-		}
-		if f != nil {
-			f(kcb, 1, &src[0], g.ldb, &dst[0], 0)
-			return
-		}
+	if valid == w && l < len(g.im.packBs) && g.im.packBs[l] != nil {
+		g.im.packBs[l](kcb, 1, &src[0], g.ldb, &dst[0], 0)
+		return
 	}
 	for p := 0; p < kcb; p++ {
 		d := dst[p*w : p*w+w]
@@ -626,10 +643,6 @@ func (g *gemmJob) packA(ic, pc, mcb, kcb int, pa []float32) {
 			}
 			continue
 		}
-		if rows == 6 && mr == 6 {
-			packA6(d, g.a[(ic+i0)*g.lda+pc:], g.lda, kcb)
-			continue
-		}
 		for i := 0; i < mr; i++ {
 			if i >= rows {
 				for p := 0; p < kcb; p++ {
@@ -642,21 +655,6 @@ func (g *gemmJob) packA(ic, pc, mcb, kcb int, pa []float32) {
 				d[p*mr+i] = v
 			}
 		}
-	}
-}
-
-// packA6 interleaves six rows of a (lda apart) into d[p*6+i].
-func packA6(d, a []float32, lda, kcb int) {
-	r0 := a[:kcb]
-	r1 := a[lda:][:kcb]
-	r2 := a[2*lda:][:kcb]
-	r3 := a[3*lda:][:kcb]
-	r4 := a[4*lda:][:kcb]
-	r5 := a[5*lda:][:kcb]
-	d = d[:6*kcb]
-	for p := range r0 {
-		o := d[p*6 : p*6+6 : p*6+6]
-		o[0], o[1], o[2], o[3], o[4], o[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
 	}
 }
 
@@ -686,16 +684,36 @@ func alignedFloats(n int) []float32 {
 	return s[off : off+n : off+n]
 }
 
-// sgemmKernel4x4Go is the pure-Go micro-kernel: a 4x4 tile, packed panels
-// a[p*4+i] and b[p*4+j].
-func sgemmKernel4x4Go(k int, a, b, c *float32, ldc int, alpha, beta float32) {
-	ap := unsafe.Slice(a, 4*k)
-	bp := unsafe.Slice(b, 4*k)
-	var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 float32
-	for p := 0; p+4 <= len(ap) && p+4 <= len(bp); p += 4 {
-		av := ap[p : p+4 : p+4]
-		bv := bp[p : p+4 : p+4]
-		a0, a1, a2, a3 := av[0], av[1], av[2], av[3]
+// sgemmKernel2x4Go is the pure-Go micro-kernel: a 2x4 tile from packed
+// panels a[p*2+i] and b[p*4+j].
+func sgemmKernel2x4Go(k int, a, b, c *float32, ldc, rows int, alpha, beta float32) {
+	acc := dot2x4(unsafe.Slice(a, 2*k), unsafe.Slice(b, 4*k))
+	cs := unsafe.Slice(c, (rows-1)*ldc+4)
+	for i := 0; i < rows; i++ {
+		row := cs[i*ldc : i*ldc+4 : i*ldc+4]
+		for j := range row {
+			if beta == 0 {
+				row[j] = alpha * acc[4*i+j]
+			} else {
+				row[j] = alpha*acc[4*i+j] + beta*row[j]
+			}
+		}
+	}
+}
+
+// dot2x4 is the inner loop of sgemmKernel2x4Go, apart so that its eight
+// accumulators and six operands have the SSE registers to themselves (a
+// 4x4 tile, or alpha and beta kept live, make the compiler spill).
+//
+//go:noinline
+func dot2x4(ap, bp []float32) [8]float32 {
+	var c00, c01, c02, c03, c10, c11, c12, c13 float32
+	n := len(ap) / 2
+	bp = bp[:4*n]
+	for p := 0; p < n; p++ {
+		av := ap[2*p : 2*p+2 : 2*p+2]
+		bv := bp[4*p : 4*p+4 : 4*p+4]
+		a0, a1 := av[0], av[1]
 		b0, b1, b2, b3 := bv[0], bv[1], bv[2], bv[3]
 		c00 += a0 * b0
 		c01 += a0 * b1
@@ -705,34 +723,8 @@ func sgemmKernel4x4Go(k int, a, b, c *float32, ldc int, alpha, beta float32) {
 		c11 += a1 * b1
 		c12 += a1 * b2
 		c13 += a1 * b3
-		c20 += a2 * b0
-		c21 += a2 * b1
-		c22 += a2 * b2
-		c23 += a2 * b3
-		c30 += a3 * b0
-		c31 += a3 * b1
-		c32 += a3 * b2
-		c33 += a3 * b3
 	}
-	cs := unsafe.Slice(c, 3*ldc+4)
-	acc := [4][4]float32{
-		{c00, c01, c02, c03},
-		{c10, c11, c12, c13},
-		{c20, c21, c22, c23},
-		{c30, c31, c32, c33},
-	}
-	for i := range acc {
-		row := cs[i*ldc : i*ldc+4 : i*ldc+4]
-		if beta == 0 {
-			for j, v := range acc[i] {
-				row[j] = alpha * v
-			}
-		} else {
-			for j, v := range acc[i] {
-				row[j] = alpha*v + beta*row[j]
-			}
-		}
-	}
+	return [8]float32{c00, c01, c02, c03, c10, c11, c12, c13}
 }
 
 // fmaLoop is an FMA peak loop for the benchmarks (see fmaPeakLoops).

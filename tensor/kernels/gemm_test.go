@@ -11,7 +11,7 @@ import (
 // one and every assembly one (including those not enabled by default).
 func testImpls() []*gemmImpl {
 	var l []*gemmImpl
-	for _, im := range append(asmGemmImpls(), genericImpl) {
+	for _, im := range allGemmImpls() {
 		if im.supported {
 			l = append(l, im)
 		}
@@ -426,5 +426,21 @@ func TestGemmGrid(t *testing.T) {
 	// Small m, huge n: split the columns.
 	if mw, nw := gemmGrid(11, 196, 2, im); mw != 1 || nw != 2 {
 		t.Errorf("gemmGrid(11, 196, 2) = %d x %d, want 1 x 2", mw, nw)
+	}
+}
+
+// TestSgemmAllocs: packed buffers are pooled, so a warm call allocates only
+// its small bookkeeping (the job, closures), never the buffers.
+func TestSgemmAllocs(t *testing.T) {
+	for _, s := range [][3]int{{64, 3136, 64}, {300, 200, 300}, {100, 49, 600}} {
+		m, n, k := s[0], s[1], s[2]
+		a, b, c := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
+		for _, f := range []func(bool, bool, int, int, int, float32, []float32, int, []float32, int, float32, []float32, int){SgemmSerial, Sgemm} {
+			f(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+			allocs := testing.AllocsPerRun(20, func() { f(false, false, m, n, k, 1, a, k, b, n, 0, c, n) })
+			if allocs > 10 {
+				t.Errorf("%v: %v allocations per call", s, allocs)
+			}
+		}
 	}
 }

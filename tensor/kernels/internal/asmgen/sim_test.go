@@ -407,7 +407,8 @@ func TestSimKernels(t *testing.T) {
 	var kcs []kcase
 	for _, kc := range []kcase{
 		{"sgemmKernel6x16AVX2", 6, 16, false}, {"sgemmKernel6x8AVX2", 6, 8, false},
-		{"sgemmKernel12x32AVX512", 12, 32, false}, {"sgemmKernel12x16AVX512", 12, 16, false},
+		{"sgemmKernel6x4AVX2", 6, 4, false}, {"sgemmKernel12x32AVX512", 12, 32, false},
+		{"sgemmKernel12x16AVX512", 12, 16, false}, {"sgemmKernel12x8AVX2", 12, 8, false},
 	} {
 		kcs = append(kcs, kc)
 		kc.name += "Direct"
@@ -421,8 +422,10 @@ func TestSimKernels(t *testing.T) {
 		}
 		r := rand.New(rand.NewPCG(1, uint64(kc.mr*kc.nr)))
 		for _, k := range []int{1, 2, 3, 4, 5, 8, 13} {
-			for _, beta := range []float32{0, 1, -0.5} {
-				t.Run(fmt.Sprintf("%s/k=%d/beta=%g", kc.name, k, beta), func(t *testing.T) {
+			for ri, beta := range []float32{0, 1, -0.5} {
+				// Store all rows, or (direct kernels too) only some.
+				rows := []int{kc.mr, kc.mr - 1, 1}[(ri+k)%3]
+				t.Run(fmt.Sprintf("%s/k=%d/beta=%g/rows=%d", kc.name, k, beta, rows), func(t *testing.T) {
 					m := newMachine(t, 1<<16)
 					ldc := kc.nr + 3
 					// Packed A: a[p*mr+i]; direct A: a[i*lda+p].
@@ -452,9 +455,9 @@ func TestSimKernels(t *testing.T) {
 					}
 					alpha := float32(0.5)
 					if kc.direct {
-						m.setArgs([]int64{int64(k), pa, int64(lda), pb, pc, int64(ldc)}, []float32{alpha, beta})
+						m.setArgs([]int64{int64(k), pa, int64(lda), pb, pc, int64(ldc), int64(rows)}, []float32{alpha, beta})
 					} else {
-						m.setArgs([]int64{int64(k), pa, pb, pc, int64(ldc)}, []float32{alpha, beta})
+						m.setArgs([]int64{int64(k), pa, pb, pc, int64(ldc), int64(rows)}, []float32{alpha, beta})
 					}
 					m.call(fn)
 					for i := 0; i < kc.mr; i++ {
@@ -464,9 +467,9 @@ func TestSimKernels(t *testing.T) {
 								break
 							}
 							got := m.getF(pc + int64(4*idx))
-							if j >= kc.nr {
+							if j >= kc.nr || i >= rows {
 								if m.written[(pc+int64(4*idx))/4] {
-									t.Fatalf("C[%d,%d] (padding) written", i, j)
+									t.Fatalf("C[%d,%d] (padding or row past rows) written", i, j)
 								}
 								continue
 							}
@@ -491,7 +494,7 @@ func TestSimKernels(t *testing.T) {
 
 func TestSimPackB(t *testing.T) {
 	fns := parseAsm(t, asmPath)
-	for _, w := range []int{8, 16, 32} {
+	for _, w := range []int{4, 8, 16, 32} {
 		fn := fns[fmt.Sprintf("sgemmPackB%d", w)]
 		for _, k := range []int{1, 3, 4, 5, 9} {
 			for _, np := range []int{1, 2, 3} {

@@ -1,0 +1,590 @@
+package infer
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/convnet/convnet/autograd"
+	"github.com/convnet/convnet/models"
+	"github.com/convnet/convnet/nn"
+	"github.com/convnet/convnet/tensor"
+	"github.com/convnet/convnet/tensor/kernels"
+)
+
+// tolerance is the largest accepted max|plan - ref| relative to max|ref|.
+const tolerance = 1e-4
+
+// randomizeBN gives every BatchNorm2d of m non-trivial running statistics
+// and affine parameters, so that folding them into the convolutions is
+// actually exercised (fresh layers have mean 0, var 1, weight 1, bias 0).
+// The ranges keep deep nets' activations of order one.
+func randomizeBN(m nn.Module, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 0xb4))
+	u := func(lo, hi float64) float32 { return float32(lo + (hi-lo)*rng.Float64()) }
+	nn.Walk(m, func(_ string, l nn.Module) {
+		bn, ok := l.(*nn.BatchNorm2d)
+		if !ok {
+			return
+		}
+		for i := 0; i < bn.NumFeatures; i++ {
+			bn.RunningMean.Data[i] = u(-0.2, 0.2)
+			bn.RunningVar.Data[i] = u(0.5, 1.5)
+			if bn.Weight != nil {
+				bn.Weight.T.Data[i] = u(0.7, 1.3)
+				bn.Bias.T.Data[i] = u(-0.2, 0.2)
+			}
+		}
+	})
+}
+
+// fastFillAbove is the parameter count above which newModel fills the
+// weights with a cheap generator instead of the family's initialisation
+// (drawing VGG's 138M normal weights takes seconds).
+const fastFillAbove = 50_000_000
+
+// newModel builds a registered model with seeded weights and randomised
+// BatchNorm statistics.
+func newModel(t testing.TB, name string, seed uint64) nn.Module {
+	t.Helper()
+	m, err := models.New(name, models.Meta())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nn.CountParams(m) <= fastFillAbove {
+		if m, err = models.New(name, models.Seed(seed)); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		fastFill(m, seed)
+	}
+	randomizeBN(m, seed)
+	return m
+}
+
+// fastFill gives every parameter and buffer of m values uniform in
+// +-1/sqrt(fan_in) (BatchNorm's statistics: mean 0, var 1) from a
+// splitmix64 stream.
+func fastFill(m nn.Module, seed uint64) {
+	s := seed
+	next := func() float32 {
+		s += 0x9e3779b97f4a7c15
+		z := s
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+		z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+		z ^= z >> 31
+		return float32(z>>40)/float32(1<<24)*2 - 1
+	}
+	for _, e := range nn.StateDict(m) {
+		t := e.Tensor
+		t.Data = make([]float32, t.Numel())
+		switch {
+		case strings.HasSuffix(e.Key, "running_var"):
+			for i := range t.Data {
+				t.Data[i] = 1
+			}
+		case e.Buffer:
+		default:
+			fan := 1
+			if len(t.Shape) > 1 {
+				fan = t.Numel() / t.Shape[0]
+			}
+			a := float32(1 / math.Sqrt(float64(fan)))
+			for i := range t.Data {
+				t.Data[i] = a * next()
+			}
+		}
+	}
+}
+
+// testSide is the input side for the zoo comparison: small, but large
+// enough for every layer of the model.
+func testSide(s models.Spec) int {
+	switch {
+	case s.Name == "inception_v3":
+		return 96
+	case s.Input <= 32:
+		return s.Input
+	}
+	return 64
+}
+
+// bigModels run at batch 1 with -short.
+var bigModels = map[string]bool{
+	"vgg16": true, "vgg16_bn": true, "vgg19": true, "vgg19_bn": true, "resnet152": true,
+	"densenet264": true, "densenet201": true, "densenet161": true, "inception_v3": true,
+}
+
+// compare runs m through nn.Infer and through a compiled plan on the same
+// random input and returns max|plan - ref| / max|ref| and the plan.
+func compare(t *testing.T, m nn.Module, shape []int, opts ...Option) (float64, *Plan) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(7, uint64(shape[2])))
+	x := tensor.Randn(rng, shape...)
+	nn.SetTraining(m, false)
+	ref, err := nn.Infer(m, autograd.Input(x.Clone(), nil, false))
+	if err != nil {
+		t.Fatalf("reference: %v", err)
+	}
+	p, err := Compile(m, shape, opts...)
+	if err != nil {
+		t.Fatalf("compile: %v", err)
+	}
+	got, err := p.Run(x)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	return relErr(t, got, ref.T), p
+}
+
+func relErr(t *testing.T, got, ref *tensor.Tensor) float64 {
+	t.Helper()
+	d, err := tensor.MaxAbsDiff(got, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scale := ref.MaxAbs()
+	if scale == 0 || math.IsNaN(float64(d)) || math.IsInf(float64(scale), 0) {
+		t.Fatalf("degenerate comparison: max|ref| %v, max diff %v", scale, d)
+	}
+	return float64(d) / float64(scale)
+}
+
+// TestZoo compiles every registered model and compares the plan with
+// nn.Infer.
+func TestZoo(t *testing.T) {
+	for _, name := range models.Names() {
+		spec, _ := models.Lookup(name)
+		t.Run(name, func(t *testing.T) {
+			batch := 2
+			if testing.Short() && bigModels[name] {
+				batch = 1
+			}
+			side := testSide(spec)
+			m := newModel(t, name, 11)
+			rel, p := compare(t, m, []int{batch, 3, side, side})
+			t.Logf("%s [%d, 3, %d, %d]: %d steps, arena %.1f MiB, max rel err %.2e", name, batch, side, side, len(p.steps), float64(p.ArenaBytes())/(1<<20), rel)
+			if rel > tolerance {
+				t.Errorf("max |plan - ref| / max |ref| = %.3g > %g\n%s", rel, tolerance, p)
+			}
+		})
+	}
+}
+
+// fn is a module made of named children and a forward function, for the
+// pass tests.
+type fn struct {
+	children []nn.Child
+	forward  func(x *autograd.Value) (*autograd.Value, error)
+}
+
+func (m *fn) Children() []nn.Child                               { return m.children }
+func (m *fn) Forward(x *autograd.Value) (*autograd.Value, error) { return m.forward(x) }
+
+func build(t *testing.T, m nn.Module) nn.Module {
+	t.Helper()
+	nn.Materialize(m, rand.New(rand.NewPCG(3, 4)))
+	randomizeBN(m, 5)
+	return m
+}
+
+// steps returns the descriptions of p's steps.
+func steps(p *Plan) []string {
+	var out []string
+	for _, s := range p.steps {
+		out = append(out, s.describe())
+	}
+	return out
+}
+
+func count(ss []string, sub string) int {
+	n := 0
+	for _, s := range ss {
+		if strings.Contains(s, sub) {
+			n++
+		}
+	}
+	return n
+}
+
+func TestFoldBatchNorm(t *testing.T) {
+	conv := nn.NewConv2d(3, 8, 3, nn.Padding(1))
+	m := build(t, nn.NewSequential(conv, nn.NewBatchNorm2d(8)))
+	before := append([]float32(nil), conv.Weight.T.Data...)
+	beforeBias := append([]float32(nil), conv.Bias.T.Data...)
+	rel, p := compare(t, m, []int{2, 3, 9, 7})
+	if rel > tolerance {
+		t.Errorf("rel err %g", rel)
+	}
+	ss := steps(p)
+	if len(ss) != 1 || count(ss, "conv") != 1 {
+		t.Errorf("conv+bn should be one conv step:\n%s", p)
+	}
+	for i, v := range conv.Weight.T.Data {
+		if v != before[i] {
+			t.Fatal("folding changed the model's conv weights")
+		}
+	}
+	for i, v := range conv.Bias.T.Data {
+		if v != beforeBias[i] {
+			t.Fatal("folding changed the model's conv bias")
+		}
+	}
+	// The unfused plan runs BatchNorm on its own and agrees.
+	rel, p = compare(t, m, []int{2, 3, 9, 7}, NoFusion())
+	if rel > tolerance || count(steps(p), "batchnorm") != 1 {
+		t.Errorf("NoFusion: rel err %g\n%s", rel, p)
+	}
+}
+
+// residual is a ResNet basic block with a projection shortcut.
+func residual(in, out, stride int) nn.Module {
+	c1, b1 := nn.NewConv2d(in, out, 3, nn.Stride(stride), nn.Padding(1), nn.NoBias()), nn.NewBatchNorm2d(out)
+	c2, b2 := nn.NewConv2d(out, out, 3, nn.Padding(1), nn.NoBias()), nn.NewBatchNorm2d(out)
+	ds := nn.NewSequential(nn.NewConv2d(in, out, 1, nn.Stride(stride), nn.NoBias()), nn.NewBatchNorm2d(out))
+	return &fn{
+		children: []nn.Child{{Name: "conv1", Module: c1}, {Name: "bn1", Module: b1}, {Name: "conv2", Module: c2}, {Name: "bn2", Module: b2}, {Name: "downsample", Module: ds}},
+		forward: func(x *autograd.Value) (*autograd.Value, error) {
+			y, err := nn.Call(nn.NewSequential(c1, b1, nn.NewReLU(), c2, b2), x)
+			if err != nil {
+				return nil, err
+			}
+			idn, err := nn.Call(ds, x)
+			if err != nil {
+				return nil, err
+			}
+			s, err := autograd.Add(y, idn)
+			if err != nil {
+				return nil, err
+			}
+			return autograd.ReLU(s), nil
+		},
+	}
+}
+
+func TestFuseAddReLU(t *testing.T) {
+	m := build(t, residual(4, 8, 2))
+	rel, p := compare(t, m, []int{2, 4, 11, 10})
+	if rel > tolerance {
+		t.Errorf("rel err %g", rel)
+	}
+	ss := steps(p)
+	if len(ss) != 3 || count(ss, "+add+relu") != 1 || count(ss, "add") != 1 {
+		t.Errorf("want 3 conv steps, one with the add and relu fused:\n%s", p)
+	}
+	rel, p = compare(t, m, []int{2, 4, 11, 10}, NoFusion())
+	if rel > tolerance || count(steps(p), " add") != 1 {
+		t.Errorf("NoFusion: rel err %g\n%s", rel, p)
+	}
+}
+
+// inceptionish concatenates a 1x1 branch, a nested concatenation of two
+// 3x3 branches, a max-pool branch and the same 1x1 branch again (which
+// must be copied: a value has one place), then runs a 1x1 conv on the
+// result.
+func inceptionish() nn.Module {
+	b1 := nn.NewConv2d(4, 3, 1)
+	b2a := nn.NewSequential(nn.NewConv2d(4, 5, 3, nn.Padding(1)), nn.NewBatchNorm2d(5), nn.NewReLU())
+	b2b := nn.NewConv2d(4, 2, 3, nn.Padding(1))
+	pool := nn.NewMaxPool2d(3, nn.Stride(1), nn.Padding(1))
+	head := nn.NewConv2d(3+5+2+4+3, 6, 1)
+	return &fn{
+		children: []nn.Child{{Name: "b1", Module: b1}, {Name: "b2a", Module: b2a}, {Name: "b2b", Module: b2b}, {Name: "pool", Module: pool}, {Name: "head", Module: head}},
+		forward: func(x *autograd.Value) (*autograd.Value, error) {
+			y1, _ := nn.Call(b1, x)
+			y2a, _ := nn.Call(b2a, x)
+			y2b, _ := nn.Call(b2b, x)
+			y2, err := autograd.Concat(y2a, y2b)
+			if err != nil {
+				return nil, err
+			}
+			y3, _ := nn.Call(pool, x)
+			cat, err := autograd.Concat(y1, y2, y3, y1)
+			if err != nil {
+				return nil, err
+			}
+			return nn.Call(head, cat)
+		},
+	}
+}
+
+func TestConcatInPlace(t *testing.T) {
+	m := build(t, inceptionish())
+	for _, batch := range []int{1, 3} {
+		rel, p := compare(t, m, []int{batch, 4, 6, 5})
+		if rel > tolerance {
+			t.Errorf("batch %d: rel err %g", batch, rel)
+		}
+		// Only the repeated input is copied.
+		if got := count(steps(p), "copy"); got != 1 {
+			t.Errorf("batch %d: %d copies, want 1:\n%s", batch, got, p)
+		}
+		rel, p = compare(t, m, []int{batch, 4, 6, 5}, NoFusion())
+		if rel > tolerance || count(steps(p), "copy") != 6 {
+			t.Errorf("NoFusion batch %d: rel err %g\n%s", batch, rel, p)
+		}
+	}
+}
+
+// TestDenseBlockShares checks that DenseNet's growing concatenations live
+// in one buffer: no copies at all.
+func TestDenseBlockShares(t *testing.T) {
+	m := build(t, nn.NewSequential(nn.NewConv2d(3, 8, 3, nn.Padding(1)), models.NewDenseBlock(3, 8, 2, 4)))
+	for _, batch := range []int{1, 2} {
+		rel, p := compare(t, m, []int{batch, 3, 8, 8})
+		if rel > tolerance {
+			t.Errorf("rel err %g", rel)
+		}
+		if got := count(steps(p), "copy"); got != 0 {
+			t.Errorf("batch %d: %d copies, want 0:\n%s", batch, got, p)
+		}
+	}
+}
+
+// TestShuffleAbsorbed checks that ShuffleNet v2's concatenation and
+// channel shuffle become strided writes: a stride-2 unit copies nothing,
+// a stride-1 unit copies only the half it passes through.
+func TestShuffleAbsorbed(t *testing.T) {
+	m := build(t, nn.NewSequential(models.NewShuffleNetV2Block(8, 16, 2), models.NewShuffleNetV2Block(16, 16, 1)))
+	rel, p := compare(t, m, []int{2, 8, 8, 8})
+	if rel > tolerance {
+		t.Errorf("rel err %g", rel)
+	}
+	ss := steps(p)
+	if count(ss, "channel_shuffle") != 0 || count(ss, "copy") != 1 {
+		t.Errorf("want no shuffle step and one copy:\n%s", p)
+	}
+}
+
+// TestGeneric runs operations the plan does not specialise (local
+// response norm, softmax) through the generic fallback.
+func TestGeneric(t *testing.T) {
+	m := build(t, nn.NewSequential(nn.NewConv2d(3, 6, 3), nn.NewReLU(), nn.NewLocalResponseNorm(3),
+		nn.NewFlatten(), nn.NewLinear(6*5*5, 4), &nn.Softmax{Dim: 1}))
+	rel, p := compare(t, m, []int{2, 3, 7, 7})
+	if rel > tolerance || count(steps(p), "generic") != 2 {
+		t.Errorf("rel err %g\n%s", rel, p)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	m := build(t, nn.NewSequential(nn.NewConv2d(3, 4, 3)))
+	p, err := Compile(m, []int{1, 3, 8, 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Run(tensor.New(2, 3, 8, 8))
+	if err == nil || !strings.Contains(err.Error(), "[2 3 8 8]") || !strings.Contains(err.Error(), "[1 3 8 8]") {
+		t.Errorf("wrong batch: error %v should name the input [2 3 8 8] and the compiled [1 3 8 8]", err)
+	}
+	if _, err := p.Run(nil); err == nil {
+		t.Error("nil input: no error")
+	}
+	if err := p.RunInto(tensor.New(1, 3, 8, 8), tensor.New(1, 4, 5, 5)); err == nil || !strings.Contains(err.Error(), "[1 4 6 6]") {
+		t.Errorf("wrong output shape: %v", err)
+	}
+	if _, err := Compile(m, []int{1, 3, 8}); err == nil {
+		t.Error("3-D input shape: no error")
+	}
+	if _, err := Compile(m, []int{1, 5, 8, 8}); err == nil || !strings.Contains(err.Error(), "input channels") {
+		t.Errorf("wrong channels: %v", err)
+	}
+	meta, _ := models.New("resnet18", models.Meta())
+	if _, err := Compile(meta, []int{1, 3, 32, 32}); err == nil || !strings.Contains(err.Error(), "no weights") {
+		t.Errorf("meta model: %v", err)
+	}
+}
+
+// TestRunIntoAndClone checks RunInto's copy and that clones run
+// concurrently with the original, each with its own arena.
+func TestRunIntoAndClone(t *testing.T) {
+	m := newModel(t, "resnet20", 1)
+	shape := []int{2, 3, 32, 32}
+	p, err := Compile(m, shape)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xs := make([]*tensor.Tensor, 4)
+	want := make([]*tensor.Tensor, 4)
+	for i := range xs {
+		xs[i] = tensor.Randn(rand.New(rand.NewPCG(uint64(i), 1)), shape...)
+		want[i] = tensor.New(p.OutputShape()...)
+		if err := p.RunInto(xs[i], want[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(xs))
+	for i := range xs {
+		wg.Add(1)
+		q := p.Clone()
+		go func() {
+			defer wg.Done()
+			for r := 0; r < 3; r++ {
+				y, err := q.Run(xs[i])
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				if d, _ := tensor.MaxAbsDiff(y, want[i]); d != 0 {
+					t.Errorf("clone %d run %d differs by %g", i, r, d)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestNoAllocs checks that a steady-state Run allocates nothing: the
+// plan's own code with a non-allocating reference GEMM in place of the
+// kernels' (always), and the whole plan with the real kernels.
+func TestNoAllocs(t *testing.T) {
+	for _, name := range []string{"resnet18", "mobilenet_v2"} {
+		t.Run(name, func(t *testing.T) {
+			m := newModel(t, name, 2)
+			shape := []int{1, 3, 32, 32}
+			x := tensor.Randn(rand.New(rand.NewPCG(1, 2)), shape...)
+			allocs := func() float64 {
+				p, err := Compile(m, shape)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := p.Run(x); err != nil {
+					t.Fatal(err)
+				}
+				return testing.AllocsPerRun(3, func() {
+					if _, err := p.Run(x); err != nil {
+						t.Fatal(err)
+					}
+				})
+			}
+			func() {
+				defer func(a, b func(bool, bool, int, int, int, float32, []float32, int, []float32, int, float32, []float32, int)) {
+					sgemm, sgemmSerial = a, b
+				}(sgemm, sgemmSerial)
+				sgemm, sgemmSerial = kernels.SgemmRef, kernels.SgemmRef
+				if a := allocs(); a != 0 {
+					t.Errorf("%s: the plan allocates %v times per Run (reference GEMM), want 0", name, a)
+				}
+			}()
+			a := allocs()
+			if a == 0 {
+				return
+			}
+			if k := gemmAllocs(); k > 0 {
+				t.Skipf("%s: %v allocations per Run, all from the GEMM: kernels.SgemmSerial allocates %v times per call", name, a, k)
+			}
+			t.Errorf("%s: %v allocations per Run, want 0", name, a)
+		})
+	}
+}
+
+// gemmAllocs returns the allocations of one small kernels.SgemmSerial
+// call.
+func gemmAllocs() float64 {
+	a, b, c := make([]float32, 64*64), make([]float32, 64*256), make([]float32, 64*256)
+	return testing.AllocsPerRun(3, func() {
+		kernels.SgemmSerial(false, false, 64, 256, 64, 1, a, 64, b, 256, 0, c, 256)
+	})
+}
+
+// TestUnfusedZoo runs models whose plans use every placement trick with
+// the passes off (NoFusion: every concatenation copies, every shuffle is a
+// step) and with the package's own kernels instead of kernels' Winograd and
+// depthwise 3x3 (which also makes depthwise outputs placeable with channel
+// strides).
+func TestUnfusedZoo(t *testing.T) {
+	ownKernels := func(c *config) { c.fastDW = false; c.winograd = false }
+	for _, name := range []string{"densenet121", "shufflenet_v2_x1_0", "googlenet", "mobilenet_v2", "shufflenet_v1"} {
+		t.Run(name, func(t *testing.T) {
+			m := newModel(t, name, 4)
+			for _, o := range []struct {
+				name string
+				opts []Option
+			}{{"nofusion", []Option{NoFusion()}}, {"ownkernels", []Option{ownKernels}}} {
+				rel, p := compare(t, m, []int{2, 3, 64, 64}, o.opts...)
+				if rel > tolerance {
+					t.Errorf("%s: rel err %.3g\n%s", o.name, rel, p)
+				}
+			}
+		})
+	}
+}
+
+// TestViews covers reshapes of values that live inside other buffers: a
+// flatten of a concatenation's input (a view with the concatenation's batch
+// stride, read by a linear layer), a flatten of a value interleaved by an
+// absorbed channel shuffle (which must be copied), and 2-D additions.
+func TestViews(t *testing.T) {
+	c1, c2 := nn.NewConv2d(3, 4, 3), nn.NewConv2d(3, 4, 3)
+	l1, l2, l3 := nn.NewLinear(36, 5), nn.NewLinear(72, 5), nn.NewLinear(36, 5)
+	m := build(t, &fn{
+		children: []nn.Child{{Name: "c1", Module: c1}, {Name: "c2", Module: c2}, {Name: "l1", Module: l1}, {Name: "l2", Module: l2}, {Name: "l3", Module: l3}},
+		forward: func(x *autograd.Value) (*autograd.Value, error) {
+			a, _ := nn.Call(c1, x)
+			b, _ := nn.Call(c2, x)
+			cat, err := autograd.Concat(a, b)
+			if err != nil {
+				return nil, err
+			}
+			shuffled, err := autograd.ChannelShuffle(cat, 2)
+			if err != nil {
+				return nil, err
+			}
+			fa, _ := autograd.Flatten(a, 1)
+			fs, _ := autograd.Flatten(shuffled, 1)
+			y1, _ := nn.Call(l1, fa)
+			y2, _ := nn.Call(l2, fs)
+			fb, _ := autograd.Flatten(b, 1)
+			y3, _ := nn.Call(l3, fb)
+			s, err := autograd.Add(y1, y2)
+			if err != nil {
+				return nil, err
+			}
+			return autograd.Add(s, y3)
+		},
+	})
+	for _, batch := range []int{1, 3} {
+		rel, p := compare(t, m, []int{batch, 3, 5, 5})
+		if rel > tolerance {
+			t.Errorf("batch %d: rel err %g\n%s", batch, rel, p)
+		}
+		// a and b are interleaved into the shuffle's output; their flattens
+		// are copies.
+		if got := count(steps(p), "copy"); got != 2 || count(steps(p), "channel_shuffle") != 0 {
+			t.Errorf("batch %d: want 2 copies and no shuffle step:\n%s", batch, p)
+		}
+	}
+	// Without the shuffle, a's flatten is a view into the concatenation
+	// with its batch stride.
+	m = build(t, &fn{
+		children: []nn.Child{{Name: "c1", Module: c1}, {Name: "c2", Module: c2}, {Name: "l1", Module: l1}, {Name: "l2", Module: l2}},
+		forward: func(x *autograd.Value) (*autograd.Value, error) {
+			a, _ := nn.Call(c1, x)
+			b, _ := nn.Call(c2, x)
+			cat, err := autograd.Concat(a, b)
+			if err != nil {
+				return nil, err
+			}
+			fa, _ := autograd.Flatten(a, 1)
+			fc, _ := autograd.Flatten(cat, 1)
+			y1, _ := nn.Call(l1, fa)
+			y2, _ := nn.Call(l2, fc)
+			return autograd.Add(y1, y2)
+		},
+	})
+	for _, batch := range []int{1, 3} {
+		rel, p := compare(t, m, []int{batch, 3, 5, 5})
+		if rel > tolerance || count(steps(p), "copy") != 0 {
+			t.Errorf("batch %d: rel err %g, want no copies\n%s", batch, rel, p)
+		}
+	}
+}

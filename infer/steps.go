@@ -1,0 +1,622 @@
+package infer
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/convnet/convnet/autograd"
+	"github.com/convnet/convnet/tensor"
+	"github.com/convnet/convnet/tensor/kernels"
+)
+
+// step is one operation of a compiled plan. Steps are built at compile
+// time with the locations of their operands; bind resolves those against
+// an arena (and a workspace), after which run computes without allocating.
+// A step's parallel body is a method value created once in bind, so that
+// handing it to kernels.Parallel allocates nothing.
+type step interface {
+	// operands lists every location the step reads or writes, for the
+	// liveness analysis.
+	operands() []loc
+	// workspace is the scratch the step needs, in floats.
+	workspace() int
+	bind(arena, ws []float32)
+	run() error
+	// clone returns an unbound copy sharing read-only data (weights).
+	clone() step
+	describe() string
+}
+
+// operand is a value's location and shape.
+type operand struct {
+	l     loc
+	shape []int
+}
+
+func (o operand) slice(arena []float32) []float32 { return o.l.slice(arena, o.shape) }
+
+// split returns part i of n units cut into parts nearly equal ranges.
+func split(n, parts, i int) (lo, hi int) {
+	q, r := n/parts, n%parts
+	lo = i*q + min(i, r)
+	hi = lo + q
+	if i < r {
+		hi++
+	}
+	return lo, hi
+}
+
+// The GEMMs the plan calls; tests swap them to tell the plan's own
+// allocations from the kernels'.
+var (
+	sgemm       = kernels.Sgemm
+	sgemmSerial = kernels.SgemmSerial
+)
+
+// elemGrain is the number of elements below which memory-bound loops are
+// not worth another worker.
+const elemGrain = 1 << 14
+
+func planeGrain(inner int) int { return max(1, elemGrain/max(inner, 1)) }
+
+func actName(a kernels.Activation) string {
+	switch a {
+	case kernels.ActReLU:
+		return "+relu"
+	case kernels.ActReLU6:
+		return "+relu6"
+	}
+	return ""
+}
+
+// epilogueRow does y = act(y + bias + res) over one row (res may be nil),
+// kernels.Epilogue's output stage. It uses Go's max and min, which compile
+// without branches (and, like PyTorch, let NaN through): a compare and
+// branch per element mispredicts on half of a convolution's outputs and
+// costs about five times as much.
+func epilogueRow(y []float32, bias float32, res []float32, act kernels.Activation) {
+	if res != nil {
+		res = res[:len(y)]
+		switch act {
+		case kernels.ActReLU:
+			for i, v := range y {
+				y[i] = max(v+bias+res[i], 0)
+			}
+		case kernels.ActReLU6:
+			for i, v := range y {
+				y[i] = min(max(v+bias+res[i], 0), 6)
+			}
+		default:
+			for i, v := range y {
+				y[i] = v + bias + res[i]
+			}
+		}
+		return
+	}
+	switch act {
+	case kernels.ActReLU:
+		for i, v := range y {
+			y[i] = max(v+bias, 0)
+		}
+	case kernels.ActReLU6:
+		for i, v := range y {
+			y[i] = min(max(v+bias, 0), 6)
+		}
+	default:
+		if bias != 0 {
+			for i, v := range y {
+				y[i] = v + bias
+			}
+		}
+	}
+}
+
+// actRow applies an activation to a row in place.
+func actRow(y []float32, a kernels.Activation) { epilogueRow(y, 0, nil, a) }
+
+// ---------------------------------------------------------------------------
+// Affine: y = act(x*scale[c] + shift[c]), BatchNorm that could not be folded
+// (DenseNet's pre-activation) and standalone ReLU/ReLU6 (scale nil).
+
+type affineStep struct {
+	label        string
+	x, y         operand
+	scale, shift []float32
+	act          kernels.Activation
+	xs, ys       []float32
+	fn           func(lo, hi int)
+}
+
+func (s *affineStep) operands() []loc { return []loc{s.x.l, s.y.l} }
+func (s *affineStep) workspace() int  { return 0 }
+func (s *affineStep) clone() step     { c := *s; return &c }
+func (s *affineStep) describe() string {
+	if s.scale == nil {
+		return s.label + " clamp" + actName(s.act)
+	}
+	return s.label + " batchnorm" + actName(s.act)
+}
+func (s *affineStep) bind(arena, _ []float32) {
+	s.xs, s.ys = s.x.slice(arena), s.y.slice(arena)
+	s.fn = s.planes
+}
+func (s *affineStep) run() error {
+	n, c, inner := dims(s.x.shape)
+	kernels.Parallel(n*c, planeGrain(inner), s.fn)
+	return nil
+}
+func (s *affineStep) planes(lo, hi int) {
+	_, c, inner := dims(s.x.shape)
+	for u := lo; u < hi; u++ {
+		b, ch := u/c, u%c
+		src := s.xs[b*s.x.l.bs+ch*s.x.l.cs:][:inner]
+		dst := s.ys[b*s.y.l.bs+ch*s.y.l.cs:][:inner]
+		if s.scale == nil {
+			copy(dst, src)
+			actRow(dst, s.act)
+			continue
+		}
+		a, t := s.scale[ch], s.shift[ch]
+		switch s.act {
+		case kernels.ActReLU:
+			for i, v := range src {
+				dst[i] = max(v*a+t, 0)
+			}
+		case kernels.ActReLU6:
+			for i, v := range src {
+				dst[i] = min(max(v*a+t, 0), 6)
+			}
+		default:
+			for i, v := range src {
+				dst[i] = v*a + t
+			}
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Add: y = act(a + b), a residual addition no convolution could take.
+
+type addStep struct {
+	label      string
+	a, b, y    operand
+	act        kernels.Activation
+	as, bs, ys []float32
+	fn         func(lo, hi int)
+}
+
+func (s *addStep) operands() []loc  { return []loc{s.a.l, s.b.l, s.y.l} }
+func (s *addStep) workspace() int   { return 0 }
+func (s *addStep) clone() step      { c := *s; return &c }
+func (s *addStep) describe() string { return s.label + " add" + actName(s.act) }
+func (s *addStep) bind(a, _ []float32) {
+	s.as, s.bs, s.ys = s.a.slice(a), s.b.slice(a), s.y.slice(a)
+	s.fn = s.planes
+}
+func (s *addStep) run() error {
+	n, c, inner := dims(s.y.shape)
+	kernels.Parallel(n*c, planeGrain(inner), s.fn)
+	return nil
+}
+func (s *addStep) planes(lo, hi int) {
+	_, c, inner := dims(s.y.shape)
+	for u := lo; u < hi; u++ {
+		b, ch := u/c, u%c
+		x1 := s.as[b*s.a.l.bs+ch*s.a.l.cs:][:inner]
+		x2 := s.bs[b*s.b.l.bs+ch*s.b.l.cs:][:inner]
+		dst := s.ys[b*s.y.l.bs+ch*s.y.l.cs:][:inner]
+		copy(dst, x1)
+		epilogueRow(dst, 0, x2, s.act)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Copy: a value moved to another location (a concatenation input that
+// could not be written in place, a reshape of a strided value, the plan's
+// output). With perm set it is a channel shuffle: output channel j*groups+i
+// reads input channel i*(C/groups)+j.
+
+type copyStep struct {
+	label  string
+	x, y   operand
+	groups int // channel shuffle groups; 0 for a plain copy
+	xs, ys []float32
+	fn     func(lo, hi int)
+}
+
+func (s *copyStep) operands() []loc { return []loc{s.x.l, s.y.l} }
+func (s *copyStep) workspace() int  { return 0 }
+func (s *copyStep) clone() step     { c := *s; return &c }
+func (s *copyStep) describe() string {
+	if s.groups > 0 {
+		return fmt.Sprintf("%s channel_shuffle(%d)", s.label, s.groups)
+	}
+	return s.label + " copy"
+}
+func (s *copyStep) bind(a, _ []float32) {
+	s.xs, s.ys = s.x.slice(a), s.y.slice(a)
+	s.fn = s.planes
+}
+func (s *copyStep) run() error {
+	n, c, inner := dims(s.x.shape)
+	if s.groups == 0 && s.x.l.imageDense(s.x.shape) && s.y.l.imageDense(s.y.shape) {
+		kernels.Parallel(n, planeGrain(c*inner), s.fn)
+		return nil
+	}
+	kernels.Parallel(n*c, planeGrain(inner), s.fn)
+	return nil
+}
+func (s *copyStep) planes(lo, hi int) {
+	_, c, inner := dims(s.x.shape)
+	if s.groups == 0 && s.x.l.imageDense(s.x.shape) && s.y.l.imageDense(s.y.shape) {
+		// Whole images.
+		for b := lo; b < hi; b++ {
+			copy(s.ys[b*s.y.l.bs:][:c*inner], s.xs[b*s.x.l.bs:][:c*inner])
+		}
+		return
+	}
+	per := 1
+	if s.groups > 0 {
+		per = c / s.groups
+	}
+	for u := lo; u < hi; u++ {
+		b, ch := u/c, u%c
+		out := ch
+		if s.groups > 0 {
+			i, j := ch/per, ch%per
+			out = j*s.groups + i
+		}
+		copy(s.ys[b*s.y.l.bs+out*s.y.l.cs:][:inner], s.xs[b*s.x.l.bs+ch*s.x.l.cs:][:inner])
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Pooling.
+
+type poolKind uint8
+
+const (
+	poolMax poolKind = iota
+	poolAvg
+	poolAdaptive
+)
+
+type poolStep struct {
+	label           string
+	kind            poolKind
+	p               kernels.PoolParams // N, C, H, W, OH, OW always set
+	countIncludePad bool
+	x, y            operand
+	act             kernels.Activation
+	xs, ys          []float32
+	fn              func(lo, hi int)
+}
+
+func (s *poolStep) operands() []loc { return []loc{s.x.l, s.y.l} }
+func (s *poolStep) workspace() int  { return 0 }
+func (s *poolStep) clone() step     { c := *s; return &c }
+func (s *poolStep) describe() string {
+	p := s.p
+	switch s.kind {
+	case poolMax:
+		return fmt.Sprintf("%s maxpool %dx%d/%d pad %d%s", s.label, p.KH, p.KW, p.SH, p.PH, actName(s.act))
+	case poolAvg:
+		return fmt.Sprintf("%s avgpool %dx%d/%d pad %d%s", s.label, p.KH, p.KW, p.SH, p.PH, actName(s.act))
+	}
+	return fmt.Sprintf("%s adaptive_avgpool %dx%d%s", s.label, p.OH, p.OW, actName(s.act))
+}
+func (s *poolStep) bind(a, _ []float32) {
+	s.xs, s.ys = s.x.slice(a), s.y.slice(a)
+	s.fn = s.planes
+}
+func (s *poolStep) run() error {
+	kernels.Parallel(s.p.N*s.p.C, planeGrain(s.p.H*s.p.W), s.fn)
+	return nil
+}
+func (s *poolStep) planes(lo, hi int) {
+	p := &s.p
+	for u := lo; u < hi; u++ {
+		b, ch := u/p.C, u%p.C
+		x := s.xs[b*s.x.l.bs+ch*s.x.l.cs:][:p.H*p.W]
+		y := s.ys[b*s.y.l.bs+ch*s.y.l.cs:][:p.OH*p.OW]
+		switch s.kind {
+		case poolMax:
+			maxPoolPlane(p, x, y)
+		case poolAvg:
+			avgPoolPlane(p, x, y, s.countIncludePad)
+		default:
+			adaptivePoolPlane(p, x, y)
+		}
+		actRow(y, s.act)
+	}
+}
+
+// colRange returns the output columns [lo, hi) whose input column
+// ow*S + off lies inside [0, w).
+func colRange(off, s, w, ow int) (lo, hi int) {
+	if off < 0 {
+		lo = (-off + s - 1) / s
+	}
+	m := w - 1 - off
+	if m < 0 {
+		return 0, 0
+	}
+	hi = min(ow, m/s+1)
+	return min(lo, hi), hi
+}
+
+// maxPoolPlane is max pooling of one plane, a row of taps at a time. A NaN
+// in the window wins, as in PyTorch (Go's max propagates NaN); padding
+// never does.
+func maxPoolPlane(p *kernels.PoolParams, x, y []float32) {
+	ninf := float32(math.Inf(-1))
+	for oh := 0; oh < p.OH; oh++ {
+		yr := y[oh*p.OW : (oh+1)*p.OW]
+		for i := range yr {
+			yr[i] = ninf
+		}
+		for kh := 0; kh < p.KH; kh++ {
+			ih := oh*p.SH - p.PH + kh*p.DH
+			if ih < 0 || ih >= p.H {
+				continue
+			}
+			xr := x[ih*p.W : (ih+1)*p.W]
+			for kw := 0; kw < p.KW; kw++ {
+				off := kw*p.DW - p.PW
+				lo, hi := colRange(off, p.SW, p.W, p.OW)
+				if p.SW == 1 {
+					src := xr[lo+off : hi+off]
+					dst := yr[lo:hi]
+					for i, v := range src {
+						dst[i] = max(dst[i], v)
+					}
+					continue
+				}
+				src := lo*p.SW + off
+				for ow := lo; ow < hi; ow++ {
+					yr[ow] = max(yr[ow], xr[src])
+					src += p.SW
+				}
+			}
+		}
+	}
+}
+
+// avgPoolPlane follows torch.nn.AvgPool2d: with count_include_pad the
+// divisor counts the window clipped to the padded input, without it the
+// window clipped to the input.
+func avgPoolPlane(p *kernels.PoolParams, x, y []float32, countIncludePad bool) {
+	for oh := 0; oh < p.OH; oh++ {
+		h0 := oh*p.SH - p.PH
+		h1 := min(h0+p.KH, p.H+p.PH)
+		hs := h1 - h0
+		h0, h1 = max(h0, 0), min(h1, p.H)
+		for ow := 0; ow < p.OW; ow++ {
+			w0 := ow*p.SW - p.PW
+			w1 := min(w0+p.KW, p.W+p.PW)
+			ws := w1 - w0
+			w0, w1 = max(w0, 0), min(w1, p.W)
+			var sum float32
+			for ih := h0; ih < h1; ih++ {
+				for _, v := range x[ih*p.W+w0 : ih*p.W+w1] {
+					sum += v
+				}
+			}
+			div := float32((h1 - h0) * (w1 - w0))
+			if countIncludePad {
+				div = float32(hs * ws)
+			}
+			if div > 0 {
+				sum /= div
+			}
+			y[oh*p.OW+ow] = sum
+		}
+	}
+}
+
+// adaptivePoolPlane is PyTorch's adaptive average pooling: output cell i
+// averages [floor(i*in/out), ceil((i+1)*in/out)).
+func adaptivePoolPlane(p *kernels.PoolParams, x, y []float32) {
+	if p.OH == 1 && p.OW == 1 {
+		var sum float32
+		for _, v := range x {
+			sum += v
+		}
+		y[0] = sum / float32(len(x))
+		return
+	}
+	for i := 0; i < p.OH; i++ {
+		h0, h1 := (i*p.H)/p.OH, ((i+1)*p.H+p.OH-1)/p.OH
+		for j := 0; j < p.OW; j++ {
+			w0, w1 := (j*p.W)/p.OW, ((j+1)*p.W+p.OW-1)/p.OW
+			var sum float32
+			for ih := h0; ih < h1; ih++ {
+				for _, v := range x[ih*p.W+w0 : ih*p.W+w1] {
+					sum += v
+				}
+			}
+			y[i*p.OW+j] = sum / float32((h1-h0)*(w1-w0))
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Linear: y = act(x W^T + b), computed as y^T = W x^T so that the big
+// weight matrix is the GEMM's A operand, read in place, and only the few
+// rows of x are packed.
+
+type linearStep struct {
+	label  string
+	x, y   operand
+	w, b   []float32 // [out, in], [out] or nil
+	act    kernels.Activation
+	xs, ys []float32
+	yt     []float32 // [out, N] workspace (N > 1 or a strided output)
+	direct bool      // y^T is y itself (one row, contiguous)
+}
+
+func (s *linearStep) operands() []loc { return []loc{s.x.l, s.y.l} }
+func (s *linearStep) workspace() int {
+	if s.direct {
+		return 0
+	}
+	return s.y.shape[0] * s.y.shape[1]
+}
+func (s *linearStep) clone() step { c := *s; return &c }
+func (s *linearStep) describe() string {
+	return fmt.Sprintf("%s linear %dx%d%s", s.label, s.y.shape[1], s.x.shape[1], actName(s.act))
+}
+func (s *linearStep) bind(a, ws []float32) {
+	s.xs, s.ys = s.x.slice(a), s.y.slice(a)
+	s.yt = ws
+}
+func (s *linearStep) run() error {
+	n, out, in := s.x.shape[0], s.y.shape[1], s.x.shape[1]
+	yt := s.yt
+	if s.direct {
+		yt = s.ys
+	}
+	sgemm(false, true, out, n, in, 1, s.w, in, s.xs, s.x.l.bs, 0, yt, n)
+	for b := 0; b < n; b++ {
+		for o := 0; o < out; o++ {
+			v := yt[o*n+b]
+			if s.b != nil {
+				v += s.b[o]
+			}
+			switch s.act {
+			case kernels.ActReLU:
+				v = max(v, 0)
+			case kernels.ActReLU6:
+				v = min(max(v, 0), 6)
+			}
+			s.ys[b*s.y.l.bs+o*s.y.l.cs] = v
+		}
+	}
+	return nil
+}
+
+// ---------------------------------------------------------------------------
+// Generic: any operation the plan does not specialise runs as the autograd
+// operation itself, on tensors wrapping the arena (NoGrad). It allocates its
+// output on every run; none of the zoo's models needs it.
+
+type genericStep struct {
+	label string
+	n     *node
+	ins   []operand // per parent; zero loc for constants and absent operands
+	y     operand
+	arena []float32
+}
+
+func (s *genericStep) operands() []loc {
+	out := []loc{s.y.l}
+	for i, in := range s.n.ins {
+		if in != nil {
+			out = append(out, s.ins[i].l)
+		}
+	}
+	return out
+}
+func (s *genericStep) workspace() int          { return 0 }
+func (s *genericStep) clone() step             { c := *s; return &c }
+func (s *genericStep) describe() string        { return fmt.Sprintf("%s %s (generic)", s.label, s.n.op) }
+func (s *genericStep) bind(arena, _ []float32) { s.arena = arena }
+
+func (s *genericStep) run() error {
+	ctx := &autograd.Context{NoGrad: true}
+	args := make([]*autograd.Value, len(s.n.ins))
+	for i, in := range s.n.ins {
+		switch {
+		case in != nil:
+			t := tensor.New(s.ins[i].shape...)
+			gather(t.Data, s.ins[i].slice(s.arena), s.ins[i])
+			args[i] = autograd.Input(t, ctx, false)
+		case s.n.consts[i] != nil:
+			args[i] = autograd.Const(s.n.consts[i])
+		}
+	}
+	v, err := callOp(s.n.op, s.n.attrs, args)
+	if err != nil {
+		return fmt.Errorf("infer: %s: %w", s.describe(), err)
+	}
+	if !tensor.SameShape(v.T.Shape, s.y.shape) {
+		return fmt.Errorf("infer: %s: output %v, traced %v", s.describe(), v.T.Shape, s.y.shape)
+	}
+	scatter(s.y.slice(s.arena), v.T.Data, s.y)
+	return nil
+}
+
+// gather copies a value at o (src is its slice) into dense dst.
+func gather(dst, src []float32, o operand) {
+	n, c, inner := dims(o.shape)
+	for b := 0; b < n; b++ {
+		for ch := 0; ch < c; ch++ {
+			copy(dst[(b*c+ch)*inner:][:inner], src[b*o.l.bs+ch*o.l.cs:][:inner])
+		}
+	}
+}
+
+// scatter copies dense src to the value at o (dst is its slice).
+func scatter(dst, src []float32, o operand) {
+	n, c, inner := dims(o.shape)
+	for b := 0; b < n; b++ {
+		for ch := 0; ch < c; ch++ {
+			copy(dst[b*o.l.bs+ch*o.l.cs:][:inner], src[(b*c+ch)*inner:][:inner])
+		}
+	}
+}
+
+// callOp runs one autograd operation from its recorded kind and
+// attributes.
+func callOp(op autograd.Op, attrs any, a []*autograd.Value) (*autograd.Value, error) {
+	arg := func(i int) *autograd.Value {
+		if i < len(a) {
+			return a[i]
+		}
+		return nil
+	}
+	switch op {
+	case autograd.OpConv2d:
+		p := attrs.(kernels.ConvParams)
+		return autograd.Conv2d(arg(0), arg(1), arg(2), autograd.Conv2dOpts{
+			Stride: [2]int{p.SH, p.SW}, Padding: [2]int{p.PH, p.PW}, Dilation: [2]int{p.DH, p.DW}, Groups: p.Groups})
+	case autograd.OpLinear:
+		return autograd.Linear(arg(0), arg(1), arg(2))
+	case autograd.OpClamp:
+		if attrs.(autograd.ClampAttrs).Max == 6 {
+			return autograd.ReLU6(arg(0)), nil
+		}
+		if attrs.(autograd.ClampAttrs).Max < 0 {
+			return autograd.ReLU(arg(0)), nil
+		}
+	case autograd.OpAdd:
+		return autograd.Add(arg(0), arg(1))
+	case autograd.OpMul:
+		return autograd.Mul(arg(0), arg(1))
+	case autograd.OpScale:
+		return autograd.Scale(arg(0), attrs.(float32)), nil
+	case autograd.OpSum:
+		return autograd.Sum(arg(0)), nil
+	case autograd.OpConcat:
+		return autograd.Concat(a...)
+	case autograd.OpChannelShuffle:
+		return autograd.ChannelShuffle(arg(0), attrs.(int))
+	case autograd.OpNarrow:
+		r := attrs.([2]int)
+		return autograd.Narrow(arg(0), r[0], r[1])
+	case autograd.OpSoftmax:
+		sa := attrs.(autograd.SoftmaxAttrs)
+		if sa.Log {
+			return autograd.LogSoftmax(arg(0), sa.Dim)
+		}
+		return autograd.Softmax(arg(0), sa.Dim)
+	case autograd.OpBatchNorm2d:
+		return autograd.BatchNorm2d(arg(0), arg(1), arg(2), attrs.(autograd.BatchNormOpts))
+	case autograd.OpLocalResponseNorm:
+		l := attrs.(autograd.LRNAttrs)
+		return autograd.LocalResponseNorm(arg(0), l.Size, l.Alpha, l.Beta, l.K)
+	case autograd.OpMaxPool2d, autograd.OpAvgPool2d, autograd.OpAdaptiveAvgPool2d, autograd.OpReshape, autograd.OpDropout:
+		// Specialised by the plan; never generic.
+	}
+	return nil, fmt.Errorf("operation %s (attributes %T) cannot be replayed", op, attrs)
+}

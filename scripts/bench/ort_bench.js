@@ -1,0 +1,125 @@
+'use strict';
+// Times an ONNX model with ONNX Runtime's CPU engine, the speed anchor of
+// convnet's benchmarks, and prints one JSON line:
+//   {"engine":"onnxruntime","version":"1.30.0","model":...,"batch":B,
+//    "threads":T,"runs":R,"ms_median":...,"ms_p10":...,"ms_p90":...,"img_per_s":...}
+//
+//   node scripts/bench/ort_bench.js MODEL.onnx [--batch B] [--threads T]
+//       [--runs R] [--warmup W] [--name NAME]
+//
+// The session is configured as ORT is used for CPU inference in production:
+// every graph optimisation (BatchNorm folding, Conv+activation fusion,
+// NCHWc layout), sequential execution, T intra-op threads (the calling
+// thread included) and one inter-op thread. The input is seeded uniform
+// noise in [-1, 1); it is allocated once and reused, like the output.
+
+const path = require('path');
+const { summary } = require('./stats');
+
+function parseArgs(argv) {
+  const o = { batch: 1, threads: 1, runs: 20, warmup: 5, name: '' };
+  const pos = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = () => {
+      if (i + 1 >= argv.length) fail(`${a} wants a value`);
+      return argv[++i];
+    };
+    switch (a) {
+      case '--batch': o.batch = posInt(a, val()); break;
+      case '--threads': o.threads = posInt(a, val()); break;
+      case '--runs': o.runs = posInt(a, val()); break;
+      case '--warmup': o.warmup = nonNegInt(a, val()); break;
+      case '--name': o.name = val(); break;
+      default:
+        if (a.startsWith('-')) fail(`unknown flag ${a}`);
+        pos.push(a);
+    }
+  }
+  if (pos.length !== 1) fail('want exactly one MODEL.onnx');
+  o.model = pos[0];
+  if (!o.name) o.name = path.basename(o.model).replace(/\.onnx$/, '');
+  return o;
+}
+
+function fail(msg) {
+  console.error(`ort_bench: ${msg}`);
+  console.error('usage: node ort_bench.js MODEL.onnx [--batch B] [--threads T] [--runs R] [--warmup W] [--name NAME]');
+  process.exit(2);
+}
+
+function posInt(flag, s) {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 1) fail(`${flag} wants a positive integer, got ${s}`);
+  return n;
+}
+
+function nonNegInt(flag, s) {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 0) fail(`${flag} wants a non-negative integer, got ${s}`);
+  return n;
+}
+
+// xorshift32: a seeded generator, so every run feeds the same input.
+function fillUniform(a, seed) {
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < a.length; i++) {
+    x ^= x << 13; x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5; x >>>= 0;
+    a[i] = x / 2147483648 - 1;
+  }
+}
+
+async function main() {
+  const o = parseArgs(process.argv.slice(2));
+  let ort;
+  try {
+    ort = require('onnxruntime-node');
+  } catch (e) {
+    console.error(`ort_bench: onnxruntime-node is not installed: run bash ${path.join(__dirname, 'setup.sh')}`);
+    process.exit(3);
+  }
+  const session = await ort.InferenceSession.create(o.model, {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    intraOpNumThreads: o.threads,
+    interOpNumThreads: 1,
+  });
+  const meta = session.inputMetadata ? session.inputMetadata[0] : null;
+  // Models exported by export_onnx.py take N x 3 x 224 x 224; read the
+  // other dimensions from the graph when it says them.
+  let dims = [o.batch, 3, 224, 224];
+  if (meta && meta.isTensor && Array.isArray(meta.shape) && meta.shape.length === 4) {
+    dims = meta.shape.map((d, i) => (i === 0 ? o.batch : typeof d === 'number' && d > 0 ? d : dims[i]));
+  }
+  const data = new Float32Array(dims.reduce((a, b) => a * b, 1));
+  fillUniform(data, 12345);
+  const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', data, dims) };
+
+  for (let i = 0; i < o.warmup; i++) await session.run(feeds);
+  const ms = [];
+  for (let i = 0; i < o.runs; i++) {
+    const t0 = process.hrtime.bigint();
+    await session.run(feeds);
+    ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  const s = summary(ms);
+  const version = ort.env.versions ? ort.env.versions.node || ort.env.versions.common : require('onnxruntime-node/package.json').version;
+  console.log(JSON.stringify({
+    engine: 'onnxruntime',
+    version,
+    model: o.name,
+    batch: o.batch,
+    threads: o.threads,
+    runs: o.runs,
+    ...s,
+    img_per_s: Math.round((o.batch * 1000 / s.ms_median) * 100) / 100,
+  }));
+}
+
+main().catch((e) => {
+  console.error(`ort_bench: ${e.message || e}`);
+  process.exit(1);
+});

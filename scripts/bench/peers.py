@@ -1,0 +1,139 @@
+"""Helpers of bench_peers.sh: record one engine's result, and print the table.
+
+  peers.py record ENGINE MODEL BATCH THREADS STATUS < engine-stdout >> FILE.jsonl
+      Reads an engine's output, keeps its last JSON object line, makes sure it
+      names the engine, and prints it as one line; when STATUS is not 0 or no
+      JSON came, prints {"engine":..., "model":..., "batch":..., "threads":...,
+      "error": "..."} instead, so the table shows n/a and the file says why.
+
+  peers.py table FILE.jsonl [--cpu TEXT] [--load-before X] [--load-after Y]
+      Prints a markdown table, one row per (model, batch): convnet, ORT and
+      PyTorch medians, convnet's img/s and GFLOP/s, and the ratios ORT/convnet
+      and PyTorch/convnet (> 1 means convnet is faster).
+
+convnet bench's JSON carries at least model, batch, threads, ms_median,
+img_per_s and gflops; gflops is read as the achieved rate in GFLOP/s (a key
+gflop_per_s or gflops_per_s takes precedence when present).
+"""
+import argparse
+import datetime
+import json
+import sys
+
+ENGINES = ("convnet", "onnxruntime", "pytorch")
+
+
+def record(a):
+    text = sys.stdin.read()
+    obj = None
+    for line in reversed(text.splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                obj = json.loads(line)
+                break
+            except ValueError:
+                continue
+    base = {"engine": a.engine, "model": a.model, "batch": a.batch, "threads": a.threads}
+    if a.status != 0 or not isinstance(obj, dict) or "ms_median" not in obj:
+        tail = " ".join(text.split())[-300:]
+        why = f"exit status {a.status}" if a.status != 0 else "no JSON result with ms_median"
+        print(json.dumps({**base, "error": f"{why}: {tail}" if tail else why}))
+        return
+    obj.setdefault("engine", a.engine)
+    print(json.dumps(obj))
+
+
+def fmt(v, digits=2):
+    if v is None:
+        return "n/a"
+    if v >= 100:
+        return f"{v:.0f}"
+    if v >= 10:
+        return f"{v:.1f}"
+    return f"{v:.{digits}f}"
+
+
+def rate(obj):
+    for k in ("gflop_per_s", "gflops_per_s", "gflops"):
+        if isinstance(obj.get(k), (int, float)):
+            return float(obj[k])
+    return None
+
+
+def table(a):
+    rows = {}
+    order = []
+    versions = {}
+    errors = []
+    with open(a.file) as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            obj = json.loads(line)
+            key = (obj.get("model"), int(obj.get("batch", 0)))
+            if key not in rows:
+                rows[key] = {}
+                order.append(key)
+            eng = obj.get("engine")
+            if "error" in obj:
+                errors.append((eng, key[0], key[1], obj["error"]))
+                continue
+            rows[key][eng] = obj
+            if obj.get("version"):
+                versions[eng] = obj["version"]
+    threads = sorted({o.get("threads") for r in rows.values() for o in r.values() if o.get("threads")})
+
+    out = []
+    date = a.date or datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    out.append(f"CPU: {a.cpu or 'unknown'}  ")
+    out.append(f"Date: {date}; threads: {', '.join(map(str, threads)) or 'n/a'}; "
+               + "; ".join(f"{e} {versions[e]}" for e in ENGINES if e in versions) + "  ")
+    if a.load_before or a.load_after:
+        out.append(f"Load average (1 min) before/after: {a.load_before or '?'} / {a.load_after or '?'}  ")
+    out.append("Times are medians in ms; ratio = peer ms / convnet ms (> 1 means convnet is faster).")
+    out.append("")
+    out.append("| model | batch | convnet ms | ORT ms | PyTorch ms | convnet img/s | convnet GFLOP/s | ORT/convnet | PyTorch/convnet |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for key in order:
+        r = rows[key]
+        c, o, p = (r.get(e, {}).get("ms_median") for e in ENGINES)
+        cv = r.get("convnet", {})
+        ratio = lambda peer: f"{peer / c:.2f}" if peer and c else "n/a"  # noqa: E731
+        out.append(f"| {key[0]} | {key[1]} | {fmt(c)} | {fmt(o)} | {fmt(p)} | "
+                   f"{fmt(cv.get('img_per_s'))} | {fmt(rate(cv)) if cv else 'n/a'} | {ratio(o)} | {ratio(p)} |")
+    if errors:
+        out.append("")
+        out.append("Not measured:")
+        # One line per engine and reason: a missing engine fails every row.
+        seen = {}
+        for eng, model, batch, why in errors:
+            seen.setdefault((eng, why), []).append(f"{model}/{batch}")
+        for (eng, why), where in seen.items():
+            rows_txt = "every row" if len(where) == len(order) else ", ".join(where)
+            out.append(f"- {eng} ({rows_txt}): {why}")
+    print("\n".join(out))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("record")
+    r.add_argument("engine", choices=ENGINES)
+    r.add_argument("model")
+    r.add_argument("batch", type=int)
+    r.add_argument("threads", type=int)
+    r.add_argument("status", type=int)
+    t = sub.add_parser("table")
+    t.add_argument("file")
+    t.add_argument("--cpu")
+    t.add_argument("--date")
+    t.add_argument("--load-before")
+    t.add_argument("--load-after")
+    a = p.parse_args(argv)
+    (record if a.cmd == "record" else table)(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

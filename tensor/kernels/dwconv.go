@@ -1,0 +1,165 @@
+package kernels
+
+// A fast depthwise 3x3 convolution (MobileNetV2's and ShuffleNetV2's
+// depthwise layers): padding 1, stride 1 or 2, one output channel per input
+// channel, with the output stage (bias, residual, activation) fused.
+//
+// Each plane is first copied into a zero-bordered scratch plane, so the
+// inner loop has no edge cases: 8 output columns at a time (one ymm), each
+// the sum of 9 multiply-adds over unaligned loads of three padded rows
+// (stride 2 de-interleaves even and odd columns with shuffles). The copy
+// costs one read and one write per input value, small next to the nine
+// multiply-adds per output, and makes planes as small as 7x7 run the same
+// code as 112x112 ones. The plain kernel (depthwiseForward) is the
+// reference.
+
+// DepthwiseConv3x3Supported reports whether DepthwiseConv3x3 handles p.
+func DepthwiseConv3x3Supported(p *ConvParams) bool {
+	return p.Groups == p.C && p.Cout == p.C && p.C > 0 &&
+		p.KH == 3 && p.KW == 3 && p.PH == 1 && p.PW == 1 && p.DH == 1 && p.DW == 1 &&
+		(p.SH == 1 || p.SH == 2) && p.SW == p.SH &&
+		p.OH == (p.H-1)/p.SH+1 && p.OW == (p.W-1)/p.SW+1 && p.H > 0 && p.W > 0 && p.N > 0
+}
+
+// DepthwiseConv3x3 computes y = ep(conv(x, w)) for a depthwise 3x3
+// convolution with padding 1 and stride 1 or 2 (see
+// DepthwiseConv3x3Supported; other shapes panic, a programmer error). x is
+// N x C x H x W, w is C x 1 x 3 x 3, y is N x C x OH x OW; ep may be nil
+// (bias, residual and activation as in Epilogue; the residual may not alias
+// y). Steady-state calls allocate nothing.
+func DepthwiseConv3x3(p *ConvParams, x, w, y []float32, ep *Epilogue) {
+	if !DepthwiseConv3x3Supported(p) {
+		panic("kernels: DepthwiseConv3x3: unsupported shape")
+	}
+	ny := p.N * p.C * p.OH * p.OW
+	if len(x) < p.N*p.C*p.H*p.W || len(w) < p.C*9 || len(y) < ny {
+		panic("kernels: DepthwiseConv3x3: x, w or y too short")
+	}
+	if ep != nil && (ep.Bias != nil && len(ep.Bias) < p.C || ep.Residual != nil && len(ep.Residual) < ny) {
+		panic("kernels: DepthwiseConv3x3: bias or residual too short")
+	}
+	var j *dwJob
+	select {
+	case j = <-dwJobs:
+	default:
+		j = new(dwJob)
+		j.fn = j.run
+	}
+	j.p, j.x, j.w, j.y, j.ep = p, x, w, y, ep
+	j.impl = dwImpl
+	// Tasks of at least ~16K outputs, so small planes are batched.
+	grain := max(1, (16<<10)/(p.OH*p.OW))
+	Parallel(p.N*p.C, grain, j.fn)
+	j.p, j.x, j.w, j.y, j.ep = nil, nil, nil, nil, nil
+	select {
+	case dwJobs <- j:
+	default:
+	}
+}
+
+// dwPlaneFunc computes one output plane (oh rows of ow, contiguous in dst)
+// from a zero-bordered input plane src (rows ld floats apart; output
+// (r, c) reads src[(s*r+i)*ld + s*c + j] for i, j < 3), with
+// dst = act(sum + bias + res) (res nil for none). The padded rows must
+// hold at least s*8*ceil(ow/8)+2 readable floats.
+type dwPlaneFunc func(src []float32, ld int, dst []float32, ow, oh, s int, w []float32, bias float32, res []float32, act Activation)
+
+// dwImpl is the plane kernel DepthwiseConv3x3 uses; tests swap it.
+var dwImpl = selectDwKernel()
+
+func selectDwKernel() dwPlaneFunc {
+	if !forceGenericKernels {
+		if k := dwAsmKernel(); k != nil {
+			return k
+		}
+	}
+	return dwPlaneGo
+}
+
+type dwJob struct {
+	p       *ConvParams
+	x, w, y []float32
+	ep      *Epilogue
+	impl    dwPlaneFunc
+	fn      func(lo, hi int)
+}
+
+// Free lists of jobs and of zero-bordered scratch planes (one per running
+// task). Channels rather than sync.Pools, which every GC empties.
+var (
+	dwJobs    = make(chan *dwJob, 8)
+	dwScratch = make(chan *[]float32, 32)
+)
+
+// dwLD is the padded row length for p: the W+2 padded columns, and what
+// the last 8-column block reads, rounded up to 8.
+func dwLD(p *ConvParams) int {
+	nch := (p.OW + 7) / 8
+	return (max(p.W+2, p.SW*8*nch+2) + 7) / 8 * 8
+}
+
+func (j *dwJob) run(lo, hi int) {
+	p := j.p
+	ld := dwLD(p)
+	n := (p.H+2)*ld + 8
+	var b *[]float32
+	select {
+	case b = <-dwScratch:
+	default:
+	}
+	if b == nil || cap(*b) < n {
+		s := make([]float32, n)
+		b = &s
+	}
+	pad := (*b)[:n]
+	clear(pad) // the border stays zero; planes overwrite the interior
+	ohw := p.OH * p.OW
+	var bias []float32
+	var res []float32
+	act := ActNone
+	if j.ep != nil {
+		bias, res, act = j.ep.Bias, j.ep.Residual, j.ep.Act
+	}
+	for u := lo; u < hi; u++ {
+		c := u % p.C
+		xc := j.x[u*p.H*p.W:][:p.H*p.W]
+		for r := 0; r < p.H; r++ {
+			copy(pad[(r+1)*ld+1:][:p.W], xc[r*p.W:][:p.W])
+		}
+		var b float32
+		if bias != nil {
+			b = bias[c]
+		}
+		var rs []float32
+		if res != nil {
+			rs = res[u*ohw:][:ohw]
+		}
+		j.impl(pad, ld, j.y[u*ohw:][:ohw], p.OW, p.OH, p.SH, j.w[c*9:][:9], b, rs, act)
+	}
+	select {
+	case dwScratch <- b:
+	default:
+	}
+}
+
+// dwPlaneGo is the pure-Go plane kernel.
+func dwPlaneGo(src []float32, ld int, dst []float32, ow, oh, s int, w []float32, bias float32, res []float32, act Activation) {
+	w = w[:9]
+	dst = dst[:ow*oh]
+	for r := 0; r < oh; r++ {
+		r0 := src[s*r*ld:][:s*ow+2]
+		r1 := src[(s*r+1)*ld:][:s*ow+2]
+		r2 := src[(s*r+2)*ld:][:s*ow+2]
+		d := dst[r*ow:][:ow]
+		for c := range d {
+			i := s * c
+			a := bias + w[0]*r0[i] + w[1]*r0[i+1] + w[2]*r0[i+2]
+			a += w[3]*r1[i] + w[4]*r1[i+1] + w[5]*r1[i+2]
+			a += w[6]*r2[i] + w[7]*r2[i+1] + w[8]*r2[i+2]
+			if res != nil {
+				a += res[r*ow+c]
+			}
+			d[c] = activate(a, act)
+		}
+	}
+}

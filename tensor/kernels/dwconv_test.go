@@ -1,0 +1,165 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func dwImpls() map[string]dwPlaneFunc {
+	m := map[string]dwPlaneFunc{"generic": dwPlaneGo}
+	if k := dwAsmKernel(); k != nil {
+		m["avx2"] = k
+	}
+	return m
+}
+
+func dwParams(n, c, h, w, s int) ConvParams {
+	return ConvParams{N: n, C: c, H: h, W: w, Cout: c, KH: 3, KW: 3, SH: s, SW: s, PH: 1, PW: 1,
+		DH: 1, DW: 1, Groups: c, OH: (h-1)/s + 1, OW: (w-1)/s + 1}
+}
+
+// TestDepthwiseConv3x3 binds DepthwiseConv3x3 (each kernel) to the plain
+// depthwise kernel and the float64 reference on awkward sizes, strides 1
+// and 2 with odd and even H, W, with every epilogue part and guard bands.
+func TestDepthwiseConv3x3(t *testing.T) {
+	type dcase struct{ n, c, h, w, s int }
+	cases := []dcase{
+		{1, 1, 1, 1, 1}, {1, 1, 1, 1, 2}, {1, 3, 2, 2, 1}, {1, 3, 2, 3, 2},
+		{2, 5, 7, 7, 1}, {2, 5, 7, 7, 2}, {1, 4, 8, 8, 2}, {1, 3, 9, 16, 1},
+		{3, 2, 13, 17, 2}, {1, 7, 14, 15, 1}, {1, 2, 31, 9, 2}, {1, 3, 1, 33, 1},
+		{1, 3, 33, 1, 2}, {1, 17, 28, 28, 1}, {1, 6, 56, 57, 2}, {2, 33, 7, 7, 1},
+	}
+	if !testing.Short() {
+		cases = append(cases, dcase{1, 32, 112, 112, 1}, dcase{1, 8, 113, 111, 2})
+	}
+	eps := []struct {
+		name      string
+		bias, res bool
+		act       Activation
+		none      bool
+	}{
+		{name: "none", none: true},
+		{name: "bias", bias: true},
+		{name: "bias_relu6", bias: true, act: ActReLU6},
+		{name: "res_relu", res: true, act: ActReLU},
+		{name: "bias_res", bias: true, res: true},
+	}
+	for ci, c := range cases {
+		p := dwParams(c.n, c.c, c.h, c.w, c.s)
+		rng := rand.New(rand.NewPCG(uint64(ci), 3))
+		x := convRand(rng, p.N*p.C*p.H*p.W)
+		w := convRand(rng, p.C*9)
+		bias := convRand(rng, p.C)
+		ny := p.N * p.C * p.OH * p.OW
+		res := convRand(rng, ny)
+		for name, impl := range dwImpls() {
+			for _, e := range eps {
+				t.Run(fmt.Sprintf("n%d_c%d_%dx%d_s%d/%s/%s", c.n, c.c, c.h, c.w, c.s, name, e.name), func(t *testing.T) {
+					var ep *Epilogue
+					var b []float32
+					if !e.none {
+						ep = &Epilogue{Act: e.act}
+						if e.bias {
+							ep.Bias, b = bias, bias
+						}
+						if e.res {
+							ep.Residual = res
+						}
+					}
+					// The plain kernel, then the epilogue by hand.
+					plain := make([]float32, ny)
+					depthwiseForward(&p, x, w, b, plain)
+					if ep != nil {
+						ep2 := *ep
+						ep2.Bias = nil
+						ep2.Apply(plain, ny, 0, ep2.Residual)
+					}
+					want := refConvForward(&p, x, w, nil)
+					refEpilogue(want, ep, p.C, p.OH*p.OW)
+					old := dwImpl
+					dwImpl = impl
+					ybuf, y := guarded(ny)
+					DepthwiseConv3x3(&p, x, w, y, ep)
+					dwImpl = old
+					checkGuards(t, "DepthwiseConv3x3", ybuf)
+					closeTo(t, "vs reference", y, want, 1e-6)
+					closeTo(t, "vs plain kernel", y, f64(plain), 1e-6)
+				})
+			}
+		}
+	}
+}
+
+// TestDepthwisePlaneMatchesGo runs the assembly plane kernel on slices
+// that start at every alignment, against its Go twin.
+func TestDepthwisePlaneMatchesGo(t *testing.T) {
+	asm := dwAsmKernel()
+	if asm == nil {
+		t.Skip("no assembly depthwise kernel on this CPU/build")
+	}
+	rng := rand.New(rand.NewPCG(5, 5))
+	for _, s := range []int{1, 2} {
+		for _, ow := range []int{1, 7, 8, 9, 16, 23} {
+			for off := 0; off < 8; off++ {
+				oh := 3
+				ld := (s*8*((ow+7)/8) + 2 + off + 7) / 8 * 8
+				src := convRand(rng, off+(s*(oh-1)+3)*ld)[off:]
+				w := convRand(rng, 9)
+				res := convRand(rng, off+ow*oh)[off:]
+				for _, act := range []Activation{ActNone, ActReLU, ActReLU6} {
+					for _, r := range [][]float32{nil, res} {
+						gb, got := guarded(ow * oh)
+						_, want := guarded(ow * oh)
+						asm(src, ld, got, ow, oh, s, w, 0.5, r, act)
+						dwPlaneGo(src, ld, want, ow, oh, s, w, 0.5, r, act)
+						checkGuards(t, "plane", gb)
+						for i := range got {
+							if d := math.Abs(float64(got[i] - want[i])); d > 1e-5*(1+math.Abs(float64(want[i]))) {
+								t.Fatalf("s%d ow%d off%d act%d res%v: [%d] = %g, want %g", s, ow, off, act, r != nil, i, got[i], want[i])
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestDepthwiseConv3x3NoAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool (used by Parallel) drop items")
+	}
+	p := dwParams(1, 32, 28, 28, 1)
+	rng := rand.New(rand.NewPCG(1, 1))
+	x, w := convRand(rng, p.C*p.H*p.W), convRand(rng, p.C*9)
+	y := make([]float32, p.C*p.OH*p.OW)
+	ep := &Epilogue{Bias: convRand(rng, p.C), Act: ActReLU6}
+	DepthwiseConv3x3(&p, x, w, y, ep)
+	if n := testing.AllocsPerRun(20, func() { DepthwiseConv3x3(&p, x, w, y, ep) }); n != 0 {
+		t.Errorf("DepthwiseConv3x3 allocates %v times per call", n)
+	}
+}
+
+func TestDepthwiseConv3x3Supported(t *testing.T) {
+	ok := dwParams(1, 4, 9, 9, 2)
+	if !DepthwiseConv3x3Supported(&ok) {
+		t.Fatal("stride-2 depthwise not supported")
+	}
+	for _, edit := range []func(p *ConvParams){
+		func(p *ConvParams) { p.Cout = 8 },
+		func(p *ConvParams) { p.Groups = 2 },
+		func(p *ConvParams) { p.PH = 0 },
+		func(p *ConvParams) { p.SW = 1 },
+		func(p *ConvParams) { p.SH, p.SW = 3, 3 },
+		func(p *ConvParams) { p.KH = 5 },
+		func(p *ConvParams) { p.OW++ },
+	} {
+		p := ok
+		edit(&p)
+		if DepthwiseConv3x3Supported(&p) {
+			t.Errorf("%+v reported supported", p)
+		}
+	}
+}
