@@ -36,16 +36,36 @@ def build(name):
     return getattr(torchvision.models, name)(**kw)
 
 
-def randomise_bn(model, gen):
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
+def randomise_bn(model, gen, res):
+    """Random affine parameters and running statistics that keep activations
+    in range: the running statistics are first calibrated on a random batch
+    (one train-mode pass with cumulative averaging), then perturbed, so that
+    eval-mode BN differs from batch statistics yet logits stay O(1-10)
+    instead of growing through 150 layers of random weights."""
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    with torch.no_grad():
+        for m in bns:
             c = m.num_features
-            with torch.no_grad():
-                m.weight.copy_(torch.rand(c, generator=gen) + 0.5)
-                m.bias.copy_(torch.randn(c, generator=gen) * 0.1)
-                m.running_mean.copy_(torch.randn(c, generator=gen) * 0.1)
-                m.running_var.copy_(torch.rand(c, generator=gen) + 0.5)
-                m.num_batches_tracked.fill_(7)
+            m.weight.copy_(torch.rand(c, generator=gen) + 0.5)
+            m.bias.copy_(torch.randn(c, generator=gen) * 0.1)
+            m.reset_running_stats()
+            m.momentum = None
+        # Inception v3's aux head needs 299-pixel inputs in training mode;
+        # it does not run in eval mode, so calibration leaves it out.
+        aux = getattr(model, "AuxLogits", None)
+        if aux is not None:
+            model.AuxLogits = None
+        model.train()
+        model(torch.randn(4, 3, res, res, generator=gen))
+        if aux is not None:
+            model.AuxLogits = aux
+        for m in bns:
+            c = m.num_features
+            std = m.running_var.sqrt()
+            m.running_mean.add_(torch.randn(c, generator=gen) * 0.1 * std)
+            m.running_var.mul_(torch.rand(c, generator=gen) * 0.5 + 0.8)
+            m.momentum = 0.1
+            m.num_batches_tracked.fill_(7)
 
 
 def main():
@@ -60,7 +80,7 @@ def main():
         torch.manual_seed(1000 + i)
         gen = torch.Generator().manual_seed(2000 + i)
         model = build(name)
-        randomise_bn(model, gen)
+        randomise_bn(model, gen, res)
         model.eval()
         torch.save(model.state_dict(), os.path.join(out, f"{name}.pth"))
         x = torch.randn(2, 3, res, res, generator=gen)
