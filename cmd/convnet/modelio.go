@@ -3,10 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -22,34 +19,6 @@ import (
 
 // This file holds what run, predict and eval share: reading a checkpoint,
 // building the model it fits, running it, and naming its classes.
-
-// loadStateDict reads a PyTorch checkpoint or a safetensors file. The
-// format is told by the first bytes (a zip archive or a pickle for torch.save,
-// an 8-byte length and a JSON header for safetensors), so that a file's name
-// does not matter; the extension only decides what to try when the content
-// is ambiguous.
-func loadStateDict(path string) (*weights.StateDict, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("weights: %w", err)
-	}
-	var head [9]byte
-	n, _ := io.ReadFull(f, head[:])
-	f.Close()
-	switch {
-	case n >= 4 && string(head[:4]) == "PK\x03\x04", n >= 1 && head[0] == 0x80:
-		return weights.LoadPth(path)
-	case n == 9 && head[8] == '{':
-		return weights.LoadSafetensors(path)
-	}
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".safetensors":
-		return weights.LoadSafetensors(path)
-	case ".pth", ".pt", ".bin", ".ckpt", ".tar":
-		return weights.LoadPth(path)
-	}
-	return nil, fmt.Errorf("weights: %s is neither a PyTorch checkpoint (torch.save) nor a safetensors file (first bytes % x)", path, head[:n])
-}
 
 // loadedModel is a model with its weights, in evaluation mode.
 type loadedModel struct {
@@ -78,7 +47,7 @@ func loadModel(name, path string, numClasses int) (*loadedModel, error) {
 	if numClasses < 0 {
 		return nil, fmt.Errorf("--num-classes must be positive, got %d", numClasses)
 	}
-	sd, err := loadStateDict(path)
+	sd, err := weights.Load(path)
 	if err != nil {
 		return nil, err
 	}
