@@ -268,11 +268,7 @@ func im2colRange(p *kernels.ConvParams, x []float32, cs, cin int, col []float32,
 						copy(dst, xr[a+off:b+off])
 						continue
 					}
-					src := a*p.SW + off
-					for i := range dst {
-						dst[i] = xr[src]
-						src += p.SW
-					}
+					gatherStrided(dst, xr[a*p.SW+off:], p.SW)
 				}
 			}
 		}
@@ -314,6 +310,25 @@ func (s *convStep) runDW3x3() {
 			ep.Residual = s.rs[n*s.res.l.bs:]
 		}
 		kernels.DepthwiseConv3x3(&s.dwp, s.xs[n*s.x.l.bs:], s.w, s.ys[n*s.y.l.bs:], ep)
+	}
+}
+
+// gatherStrided does dst[i] = src[i*stride], unrolled by four with the bounds
+// checked once per group.
+func gatherStrided(dst, src []float32, stride int) {
+	n := len(dst)
+	if n == 0 {
+		return
+	}
+	src = src[:(n-1)*stride+1]
+	i, j := 0, 0
+	for ; i+4 <= n; i, j = i+4, j+4*stride {
+		d := dst[i : i+4 : i+4]
+		s := src[j : j+3*stride+1]
+		d[0], d[1], d[2], d[3] = s[0], s[stride], s[2*stride], s[3*stride]
+	}
+	for ; i < n; i, j = i+1, j+stride {
+		dst[i] = src[j]
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
@@ -23,7 +22,6 @@ import (
 	"github.com/convnet/convnet/nn"
 	"github.com/convnet/convnet/tensor"
 	"github.com/convnet/convnet/tensor/kernels"
-	"github.com/convnet/convnet/weights"
 )
 
 func init() {
@@ -102,16 +100,16 @@ model's own resolution.`,
 					return err
 				}
 			}
-			m, err := models.New(name, models.Seed(seed), models.InChannels(c))
-			if err != nil {
-				return err
-			}
+			var m nn.Module
 			source := fmt.Sprintf("random (seed %d)", seed)
 			if weightsFile != "" {
-				if err := loadWeights(m, weightsFile); err != nil {
+				lm, err := loadModel(name, weightsFile, 0)
+				if err != nil {
 					return err
 				}
-				source = weightsFile
+				m, source = lm.Module, weightsFile
+			} else if m, err = models.New(name, models.Seed(seed), models.InChannels(c)); err != nil {
+				return err
 			}
 			shape := []int{batch, c, h, w}
 			prof, err := analysis.Profile(m, shape)
@@ -186,25 +184,6 @@ func percentile(sorted []float64, q float64) float64 {
 	}
 	f := pos - float64(i)
 	return sorted[i]*(1-f) + sorted[i+1]*f
-}
-
-// loadWeights loads a .pth or .safetensors state dict into m (strict).
-func loadWeights(m nn.Module, path string) error {
-	var sd *weights.StateDict
-	var err error
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".safetensors":
-		sd, err = weights.LoadSafetensors(path)
-	default:
-		sd, err = weights.LoadPth(path)
-	}
-	if err != nil {
-		return err
-	}
-	if err := nn.LoadStateDict(m, sd.Tensors, true); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
 }
 
 // cpuModel returns the processor's name from /proc/cpuinfo, or GOARCH.

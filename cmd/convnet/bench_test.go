@@ -69,3 +69,19 @@ func TestBenchErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchWeights benchmarks the real squeezenet1_1 weights.
+func TestBenchWeights(t *testing.T) {
+	w := pretrained(t)
+	out, _, err := run(t, "bench", "squeezenet1_1", "--weights", w, "--input", "64", "--warmup", "0", "--runs", "1", "--format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r map[string]any
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("not a JSON object: %v\n%s", err, out)
+	}
+	if r["weights"] != w || r["model"] != "squeezenet1_1" {
+		t.Errorf("weights %v, model %v", r["weights"], r["model"])
+	}
+}
