@@ -8,9 +8,9 @@ package kernels
 // inner loop has no edge cases: 8 output columns at a time (one ymm), each
 // the sum of 9 multiply-adds over unaligned loads of three padded rows
 // (stride 2 de-interleaves even and odd columns with shuffles). The copy
-// costs one read and one write per input value, small next to the nine
-// multiply-adds per output, and makes planes as small as 7x7 run the same
-// code as 112x112 ones. The plain kernel (depthwiseForward) is the
+// (8-wide, in assembly too) costs one read and one write per input value,
+// small next to the nine multiply-adds per output, and makes planes as
+// small as 7x7 run the same code as 112x112 ones. The plain kernel (depthwiseForward) is the
 // reference.
 
 // DepthwiseConv3x3Supported reports whether DepthwiseConv3x3 handles p.
@@ -25,8 +25,9 @@ func DepthwiseConv3x3Supported(p *ConvParams) bool {
 // convolution with padding 1 and stride 1 or 2 (see
 // DepthwiseConv3x3Supported; other shapes panic, a programmer error). x is
 // N x C x H x W, w is C x 1 x 3 x 3, y is N x C x OH x OW; ep may be nil
-// (bias, residual and activation as in Epilogue; the residual may not alias
-// y). Steady-state calls allocate nothing.
+// (bias, residual and activation as in Epilogue; the residual may be y
+// itself, for an in-place sum, but may not otherwise overlap it).
+// Steady-state calls allocate nothing.
 func DepthwiseConv3x3(p *ConvParams, x, w, y []float32, ep *Epilogue) {
 	if !DepthwiseConv3x3Supported(p) {
 		panic("kernels: DepthwiseConv3x3: unsupported shape")
@@ -46,7 +47,7 @@ func DepthwiseConv3x3(p *ConvParams, x, w, y []float32, ep *Epilogue) {
 		j.fn = j.run
 	}
 	j.p, j.x, j.w, j.y, j.ep = p, x, w, y, ep
-	j.impl = dwImpl
+	j.impl, j.copy = dwImpl, dwCopy
 	// Tasks of at least ~16K outputs, so small planes are batched.
 	grain := max(1, (16<<10)/(p.OH*p.OW))
 	Parallel(p.N*p.C, grain, j.fn)
@@ -64,16 +65,27 @@ func DepthwiseConv3x3(p *ConvParams, x, w, y []float32, ep *Epilogue) {
 // hold at least s*8*ceil(ow/8)+2 readable floats.
 type dwPlaneFunc func(src []float32, ld int, dst []float32, ow, oh, s int, w []float32, bias float32, res []float32, act Activation)
 
-// dwImpl is the plane kernel DepthwiseConv3x3 uses; tests swap it.
-var dwImpl = selectDwKernel()
+// dwPadCopyFunc copies h rows of w floats (contiguous in src) into dst at
+// column 1 of rows ld apart; it may write zeros up to column 1+8*ceil(w/8)
+// of each row.
+type dwPadCopyFunc func(dst []float32, ld int, src []float32, w, h int)
 
-func selectDwKernel() dwPlaneFunc {
+// dwImpl and dwCopy are the kernels DepthwiseConv3x3 uses; tests swap them.
+var dwImpl, dwCopy = selectDwKernels()
+
+func selectDwKernels() (dwPlaneFunc, dwPadCopyFunc) {
 	if !forceGenericKernels {
-		if k := dwAsmKernel(); k != nil {
-			return k
+		if k, c := dwAsmKernel(), dwAsmPadCopy(); k != nil && c != nil {
+			return k, c
 		}
 	}
-	return dwPlaneGo
+	return dwPlaneGo, dwPadCopyGo
+}
+
+func dwPadCopyGo(dst []float32, ld int, src []float32, w, h int) {
+	for r := 0; r < h; r++ {
+		copy(dst[r*ld+1:][:w], src[r*w:][:w])
+	}
 }
 
 type dwJob struct {
@@ -81,6 +93,7 @@ type dwJob struct {
 	x, w, y []float32
 	ep      *Epilogue
 	impl    dwPlaneFunc
+	copy    dwPadCopyFunc
 	fn      func(lo, hi int)
 }
 
@@ -91,11 +104,11 @@ var (
 	dwScratch = make(chan *[]float32, 32)
 )
 
-// dwLD is the padded row length for p: the W+2 padded columns, and what
-// the last 8-column block reads, rounded up to 8.
+// dwLD is the padded row length for p: the W+2 padded columns, what the
+// last 8-column block reads, and what the copy writes, rounded up to 8.
 func dwLD(p *ConvParams) int {
 	nch := (p.OW + 7) / 8
-	return (max(p.W+2, p.SW*8*nch+2) + 7) / 8 * 8
+	return (max(p.W+2, p.SW*8*nch+2, 8*((p.W+7)/8)+1) + 7) / 8 * 8
 }
 
 func (j *dwJob) run(lo, hi int) {
@@ -122,10 +135,7 @@ func (j *dwJob) run(lo, hi int) {
 	}
 	for u := lo; u < hi; u++ {
 		c := u % p.C
-		xc := j.x[u*p.H*p.W:][:p.H*p.W]
-		for r := 0; r < p.H; r++ {
-			copy(pad[(r+1)*ld+1:][:p.W], xc[r*p.W:][:p.W])
-		}
+		j.copy(pad[ld:], ld, j.x[u*p.H*p.W:][:p.H*p.W], p.W, p.H)
 		var b float32
 		if bias != nil {
 			b = bias[c]

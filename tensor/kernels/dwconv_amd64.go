@@ -11,11 +11,33 @@ package kernels
 //go:noescape
 func dwConv3x3AVX2(src *float32, ld int, dst *float32, ow, oh, s int, w *float32, bias float32, res *float32, act, tm int)
 
+// dwPadCopyAVX2 is dwPadCopyGo for h >= 1 rows; the rows of dst must
+// have room for 1 + 8*ceil(w/8) floats.
+//
+//go:noescape
+func dwPadCopyAVX2(dst *float32, ld int, src *float32, w, h int)
+
 func dwAsmKernel() dwPlaneFunc {
 	if !cpuAVX2FMA {
 		return nil
 	}
 	return dwPlaneAVX2
+}
+
+func dwAsmPadCopy() dwPadCopyFunc {
+	if !cpuAVX2FMA {
+		return nil
+	}
+	return dwPadCopyAVX2Go
+}
+
+func dwPadCopyAVX2Go(dst []float32, ld int, src []float32, w, h int) {
+	if w <= 0 || h <= 0 {
+		return
+	}
+	_ = dst[(h-1)*ld+8*((w+7)/8)]
+	_ = src[w*h-1]
+	dwPadCopyAVX2(&dst[0], ld, &src[0], w, h)
 }
 
 func dwPlaneAVX2(src []float32, ld int, dst []float32, ow, oh, s int, w []float32, bias float32, res []float32, act Activation) {
@@ -27,8 +49,14 @@ func dwPlaneAVX2(src []float32, ld int, dst []float32, ow, oh, s int, w []float3
 	_ = dst[ow*oh-1]
 	_ = w[8]
 	var rp *float32
+	tm := (8 + ow - 1) / ow
 	if res != nil {
 		rp = &res[:ow*oh][0]
+		if rp == &dst[0] {
+			// In place: an 8-wide tail would overwrite the next row's
+			// residual before it is read.
+			tm = oh
+		}
 	}
-	dwConv3x3AVX2(&src[0], ld, &dst[0], ow, oh, s, &w[0], bias, rp, int(act), (8+ow-1)/ow)
+	dwConv3x3AVX2(&src[0], ld, &dst[0], ow, oh, s, &w[0], bias, rp, int(act), tm)
 }

@@ -255,3 +255,54 @@ s2next:
 	JNZ  s2row
 	VZEROUPPER
 	RET
+
+// func dwPadCopyAVX2(dst *float32, ld int, src *float32, w, h int)
+//
+// Copies h rows of w floats (src rows contiguous) to dst + 1 + r*ld, 8 at a
+// time; the last block of a row is loaded with a mask and stored whole, so
+// it writes zeros up to column 1 + 8*ceil(w/8).
+TEXT ·dwPadCopyAVX2(SB), NOSPLIT, $0-40
+	MOVQ    dst+0(FP), DI
+	MOVQ    ld+8(FP), BX
+	SHLQ    $2, BX
+	MOVQ    src+16(FP), SI
+	MOVQ    w+24(FP), R8
+	MOVQ    h+32(FP), R9
+	ADDQ    $4, DI
+	MOVQ    R8, R10
+	SHRQ    $3, R10               // full blocks per row
+	MOVQ    R8, R11
+	ANDQ    $7, R11               // tail
+	LEAQ    dwMask<>+32(SB), R12
+	MOVQ    R11, AX
+	SHLQ    $2, AX
+	SUBQ    AX, R12
+	VMOVUPS (R12), Y3
+
+pcrow:
+	MOVQ  DI, DX
+	MOVQ  R10, CX
+	TESTQ CX, CX
+	JZ    pctail
+
+pcblock:
+	VMOVUPS (SI), Y0
+	VMOVUPS Y0, (DX)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	DECQ    CX
+	JNZ     pcblock
+
+pctail:
+	TESTQ      R11, R11
+	JZ         pcnext
+	VMASKMOVPS (SI), Y3, Y0
+	VMOVUPS    Y0, (DX)
+	ADDQ       AX, SI
+
+pcnext:
+	ADDQ BX, DI
+	DECQ R9
+	JNZ  pcrow
+	VZEROUPPER
+	RET

@@ -32,9 +32,9 @@ func BenchmarkDepthwise3x3(b *testing.B) {
 		})
 		for impl, k := range dwImpls() {
 			b.Run(name+"/"+impl, func(b *testing.B) {
-				old := dwImpl
-				dwImpl = k
-				defer func() { dwImpl = old }()
+				oldI, oldC := dwImpl, dwCopy
+				dwImpl, dwCopy = k.plane, k.copy
+				defer func() { dwImpl, dwCopy = oldI, oldC }()
 				for b.Loop() {
 					DepthwiseConv3x3(&p, x, w, y, ep)
 				}

@@ -4,3 +4,5 @@ package kernels
 
 // Without assembly the depthwise kernel is the pure-Go one.
 func dwAsmKernel() dwPlaneFunc { return nil }
+
+func dwAsmPadCopy() dwPadCopyFunc { return nil }

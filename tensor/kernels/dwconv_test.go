@@ -7,10 +7,15 @@ import (
 	"testing"
 )
 
-func dwImpls() map[string]dwPlaneFunc {
-	m := map[string]dwPlaneFunc{"generic": dwPlaneGo}
-	if k := dwAsmKernel(); k != nil {
-		m["avx2"] = k
+type dwKernels struct {
+	plane dwPlaneFunc
+	copy  dwPadCopyFunc
+}
+
+func dwImpls() map[string]dwKernels {
+	m := map[string]dwKernels{"generic": {dwPlaneGo, dwPadCopyGo}}
+	if k, c := dwAsmKernel(), dwAsmPadCopy(); k != nil && c != nil {
+		m["avx2"] = dwKernels{k, c}
 	}
 	return m
 }
@@ -78,11 +83,11 @@ func TestDepthwiseConv3x3(t *testing.T) {
 					}
 					want := refConvForward(&p, x, w, nil)
 					refEpilogue(want, ep, p.C, p.OH*p.OW)
-					old := dwImpl
-					dwImpl = impl
+					oldI, oldC := dwImpl, dwCopy
+					dwImpl, dwCopy = impl.plane, impl.copy
 					ybuf, y := guarded(ny)
 					DepthwiseConv3x3(&p, x, w, y, ep)
-					dwImpl = old
+					dwImpl, dwCopy = oldI, oldC
 					checkGuards(t, "DepthwiseConv3x3", ybuf)
 					closeTo(t, "vs reference", y, want, 1e-6)
 					closeTo(t, "vs plain kernel", y, f64(plain), 1e-6)
@@ -123,6 +128,73 @@ func TestDepthwisePlaneMatchesGo(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestDepthwisePadCopy: the assembly copy against the Go one, into a
+// plane whose borders and tail columns must end up zero.
+func TestDepthwisePadCopy(t *testing.T) {
+	c := dwAsmPadCopy()
+	if c == nil {
+		t.Skip("no assembly depthwise kernel on this CPU/build")
+	}
+	rng := rand.New(rand.NewPCG(8, 8))
+	for _, w := range []int{1, 3, 7, 8, 9, 15, 16, 17, 56} {
+		for _, h := range []int{1, 2, 5} {
+			p := dwParams(1, 1, h, w, 1)
+			ld := dwLD(&p)
+			src := convRand(rng, w*h)
+			gb, got := guarded((h + 2) * ld)
+			_, want := guarded((h + 2) * ld)
+			clear(got)
+			clear(want)
+			c(got[ld:], ld, src, w, h)
+			dwPadCopyGo(want[ld:], ld, src, w, h)
+			checkGuards(t, "pad copy", gb)
+			for i := range got {
+				if got[i] != want[i] {
+					t.Fatalf("w%d h%d: [%d] = %g, want %g", w, h, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+// TestInPlaceResidual: Epilogue.Residual may be the output itself.
+func TestInPlaceResidual(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	for _, c := range []struct{ h, w, s int }{{7, 7, 1}, {5, 3, 1}, {9, 17, 2}, {1, 1, 1}} {
+		p := dwParams(2, 3, c.h, c.w, c.s)
+		x, w := convRand(rng, p.N*p.C*p.H*p.W), convRand(rng, p.C*9)
+		ny := p.N * p.C * p.OH * p.OW
+		res := convRand(rng, ny)
+		for name, impl := range dwImpls() {
+			oldI, oldC := dwImpl, dwCopy
+			dwImpl, dwCopy = impl.plane, impl.copy
+			want := make([]float32, ny)
+			DepthwiseConv3x3(&p, x, w, want, &Epilogue{Residual: res, Act: ActReLU})
+			y := append([]float32(nil), res...)
+			DepthwiseConv3x3(&p, x, w, y, &Epilogue{Residual: y, Act: ActReLU})
+			dwImpl, dwCopy = oldI, oldC
+			closeTo(t, fmt.Sprintf("depthwise %v %s in place", c, name), y, f64(want), 0)
+		}
+	}
+	for _, c := range []wgCase{{1, 5, 7, 7, 4, 1}, {2, 3, 14, 13, 7, 1}, {1, 8, 56, 56, 3, 1}} {
+		p := c.params()
+		x, w := convRand(rng, p.N*p.C*p.H*p.W), convRand(rng, p.Cout*p.C*9)
+		ny := p.N * p.Cout * p.OH * p.OW
+		res := convRand(rng, ny)
+		for _, tile := range []int{4, 2} {
+			wc, err := NewWinogradConv(&p, w, tile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := make([]float32, ny)
+			wc.Forward(x, want, &Epilogue{Residual: res, Act: ActReLU6})
+			y := append([]float32(nil), res...)
+			wc.Forward(x, y, &Epilogue{Residual: y, Act: ActReLU6})
+			closeTo(t, fmt.Sprintf("winograd %v F%d in place", c, tile), y, f64(want), 0)
 		}
 	}
 }

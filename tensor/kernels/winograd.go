@@ -230,7 +230,8 @@ func (wc *WinogradConv) WorkspaceSize() int { return wc.wsSize }
 
 // Forward computes y = ep(conv(x, w)) for p.N images (x is N x C x H x W,
 // y is N x Cout x OH x OW, both NCHW; they may not overlap). ep may be
-// nil; its Residual, if any, has y's layout (it may not alias y). The workspace comes from an
+// nil; its Residual, if any, has y's layout: it may be y itself (an
+// in-place sum) but may not otherwise overlap it. The workspace comes from an
 // internal pool, so steady-state calls allocate nothing.
 func (wc *WinogradConv) Forward(x, y []float32, ep *Epilogue) {
 	var b *[]float32
@@ -624,9 +625,12 @@ func wgAT2(m *[6]float32) (o [4]float32) {
 
 func wgInputGo(m int, src []float32, ld int, dst []float32, xis int) {
 	a := m + 2
-	bt := wgBT4
-	if m == 2 {
-		bt = wgBT2
+	// Direct calls (not a function value) keep the arrays on the stack.
+	bt := func(d *[6]float32) [6]float32 {
+		if m == 4 {
+			return wgBT4(d)
+		}
+		return wgBT2(d)
 	}
 	var t [6][6]float32
 	var d, col [6]float32
@@ -650,9 +654,11 @@ func wgInputGo(m int, src []float32, ld int, dst []float32, xis int) {
 
 func wgOutputGo(m int, src []float32, xis int, dst []float32, ldd int) {
 	a := m + 2
-	at := wgAT4
-	if m == 2 {
-		at = wgAT2
+	at := func(v *[6]float32) [4]float32 {
+		if m == 4 {
+			return wgAT4(v)
+		}
+		return wgAT2(v)
 	}
 	var t [6][4]float32
 	var row, col [6]float32
