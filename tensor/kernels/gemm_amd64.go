@@ -101,15 +101,18 @@ func asmGemmImpls() []*gemmImpl { return asmImpls }
 
 var asmImpls = []*gemmImpl{
 	{
-		// Zen 4/5 and Intel AVX-512. Not selected unless asked for with
-		// CONVNET_KERNELS=avx512: it has only run on an interpreter
-		// (internal/asmgen), never on AVX-512 hardware.
+		// Zen 4/5 and Intel AVX-512: 12x32 tiles, 24 zmm accumulators.
+		// Not selected unless asked for with CONVNET_KERNELS=avx512: it
+		// has only run on the interpreter of internal/asmgen, never on
+		// AVX-512 hardware. (The tests exercise it wherever the CPU has
+		// AVX-512F, default or not.)
 		name:      "avx512",
 		supported: cpuAVX512,
 		auto:      false,
 		mr:        12, nr: 32,
-		// B micro-panel kc*32*4 = 16 KiB in L1, A block 240 x 128
-		// (120 KiB) in L2.
+		// B micro-panel kc*32*4 = 16 KiB in a 32-48 KiB L1, A block
+		// 240 x 128 (120 KiB) in a 1 MiB+ L2, B column blocks of 8 MiB
+		// (L3); a small A plus its B block take 768 KiB of L2.
 		mc: 240, kc: 128,
 		nBudget: 1 << 21,
 		l2:      192 << 10,
@@ -120,12 +123,17 @@ var asmImpls = []*gemmImpl{
 		trans8:  sgemmTransPanel8,
 	},
 	{
+		// Haswell+, Zen 1-5: 6x16 tiles, 12 ymm accumulators.
 		name:      "avx2",
 		supported: cpuAVX2FMA,
 		auto:      true,
 		mr:        6, nr: 16,
+		// Tuned on Zen 3 (32 KiB L1, 512 KiB L2): B micro-panel
+		// 256*16*4 = 16 KiB in L1, A block 144 x 256 (144 KiB) in L2, B
+		// column blocks of 4 MiB (L3); a small A plus its B block take
+		// 384 KiB of L2.
 		mc: 144, kc: 256,
-		nBudget: 1 << 21,
+		nBudget: 1 << 20,
 		l2:      96 << 10,
 		kerns:   []microKernel{sgemmKernel6x16AVX2, sgemmKernel6x8AVX2, sgemmKernel6x4AVX2},
 		directs: []directKernel{sgemmKernel6x16AVX2Direct, sgemmKernel6x8AVX2Direct, sgemmKernel6x4AVX2Direct},

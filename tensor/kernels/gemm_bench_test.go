@@ -47,7 +47,7 @@ func corePeak() float64 {
 			return
 		}
 		l := loops[0]
-		if gemmActive.name == "avx512" && len(loops) > 1 {
+		if gemmActive.Load().name == "avx512" && len(loops) > 1 {
 			l = loops[1]
 		}
 		const iters = 200000
@@ -115,7 +115,7 @@ func benchGemm(b *testing.B, s benchShape, transA, transB, par bool) {
 // BenchmarkSgemm: the default implementation, one worker (SgemmSerial) and
 // all workers (Sgemm).
 func BenchmarkSgemm(b *testing.B) {
-	b.Logf("GEMM %s, %d workers, core FMA peak %.1f GFLOP/s", gemmActive.name, Workers(), corePeak())
+	b.Logf("GEMM %s, %d workers, core FMA peak %.1f GFLOP/s", gemmActive.Load().name, Workers(), corePeak())
 	for _, mode := range []string{"serial", "parallel"} {
 		for _, s := range benchShapes() {
 			b.Run(mode+"/"+s.name, func(b *testing.B) {

@@ -39,6 +39,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -87,9 +88,11 @@ var genericImpl = &gemmImpl{
 	kerns:   []microKernel{sgemmKernel2x4Go},
 }
 
-// gemmActive is the implementation sgemm uses, chosen once at start-up.
-// Tests swap it; nothing else writes it.
-var gemmActive = selectGemm(os.Getenv("CONVNET_KERNELS"))
+// gemmActive is the implementation sgemm uses, chosen once at start-up
+// (tests swap it).
+var gemmActive atomic.Pointer[gemmImpl]
+
+func init() { gemmActive.Store(selectGemm(os.Getenv("CONVNET_KERNELS"))) }
 
 // selectGemm picks an implementation for the CONVNET_KERNELS setting:
 // "generic" forces pure Go, the name of an assembly implementation ("avx2",
@@ -155,7 +158,7 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		scaleC(m, n, beta, c, ldc)
 		return
 	}
-	im := gemmActive
+	im := gemmActive.Load()
 	w := 1
 	if par && int64(m)*int64(n)*int64(k) >= gemmParMin {
 		w = Workers()

@@ -21,9 +21,8 @@ func testImpls() []*gemmImpl {
 
 // withImpl runs f with sgemm dispatching to im.
 func withImpl(im *gemmImpl, f func()) {
-	old := gemmActive
-	gemmActive = im
-	defer func() { gemmActive = old }()
+	old := gemmActive.Swap(im)
+	defer gemmActive.Store(old)
 	f()
 }
 
@@ -410,7 +409,7 @@ func TestSelectGemm(t *testing.T) {
 	if im := gemmImplByName("avx512"); im != nil && selectGemm("avx512") != im {
 		t.Errorf("CONVNET_KERNELS=avx512 not honoured")
 	}
-	t.Logf("active GEMM: %s (AVX2+FMA %v, AVX-512F %v)", gemmActive.name, cpuAVX2FMA, cpuAVX512)
+	t.Logf("active GEMM: %s (AVX2+FMA %v, AVX-512F %v)", gemmActive.Load().name, cpuAVX2FMA, cpuAVX512)
 }
 
 func TestGemmGrid(t *testing.T) {

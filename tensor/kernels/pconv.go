@@ -1,0 +1,581 @@
+package kernels
+
+// PackedConv: a convolution as one GEMM per image and group, y = W x, with
+// the weights W (Cout x Cin*KH*KW) packed once into the micro-kernel's
+// panels and the im2col matrix x never built: each 16-column panel of it is
+// packed straight from the image, k-row by k-row, into a buffer the size
+// of L1/L2 (an "implicit GEMM"). The bias, a residual and the activation
+// are applied to each 6x16 tile while it is still in registers.
+//
+// Why not im2col + Sgemm: im2col writes the input KH*KW times over and the
+// GEMM reads it again to pack it; a separate epilogue pass then reads and
+// writes the output once more, which for the thin 1x1 layers of MobileNet
+// and ShuffleNet (16 to 64 input channels) costs as much as the products.
+//
+// Reading the image in place. Every k-row of the im2col matrix is, for
+// output (oh, ow) of tap (kh, kw) and channel c, the input pixel
+// (oh*SH - PH + kh*DH, ow*SW - PW + kw*DW). The input is first copied into
+// a zero-bordered buffer split into stride phases (phase (ph, pw) holds the
+// padded pixels (h*SH + ph, w*SW + pw), only for the phases some tap
+// reads), so that within one output row the pixels of a tap are
+// contiguous: tap t of channel c reads src[c*cs + tap[t] + base(oh, ow)]
+// with base = oh*wq + ow. A 16-column panel is then at most a few runs
+// ("segments") of consecutive pixels, the same for every k-row; packing
+// copies each with two (masked) vector moves. Stride-1 convolutions
+// without padding (1x1 above all) skip the copy and read x itself.
+//
+// Blocking (BLIS-like, the weights pre-packed): for each column block of
+// ncb columns and each block of whole input channels (about pcKC k-rows),
+// pack the B block (L2); for each row block of pcMC output channels, for
+// each 16-column panel (L1), for each 6-row panel of weights: the
+// micro-kernel. Partial sums stay in y between channel blocks; the last
+// block adds the epilogue.
+
+import (
+	"fmt"
+	"math"
+)
+
+// Layout gives the strides of an NCHW operand whose planes are contiguous:
+// element (n, c, i) is at n*BS + c*CS + i. A dense tensor of C planes of
+// HW floats has CS = HW and BS = C*HW; a slice of a concatenation's
+// channels has the concatenation's BS.
+type Layout struct{ CS, BS int }
+
+// DenseLayout is the layout of a contiguous c x hw x ... tensor.
+func DenseLayout(c, hw int) Layout { return Layout{CS: hw, BS: c * hw} }
+
+// Blocking of PackedConv (Zen 3: 32 KiB L1d, 512 KiB L2 per core): a B
+// block pcKC x pcNC (192 KiB) and an A block pcMC x pcKC (96 KiB) in L2, a
+// 16-column B panel (16 KiB) in L1.
+var (
+	pcKC = 256
+	pcNC = 192
+	pcMC = 96
+)
+
+const (
+	pcMR = 6  // micro-tile rows (output channels)
+	pcNR = 16 // micro-tile columns (output pixels)
+)
+
+// pcSeg is a run of n consecutive pixels of a panel: panel columns
+// [dst, dst+n) read src[base + i] for i < n, base = oh*wq + ow.
+type pcSeg struct{ src, dst, n, _ int32 }
+
+// PackedConv is a convolution with packed weights; see the comment at the
+// top of pconv.go. It is safe for concurrent use (each call with its own
+// workspace).
+type PackedConv struct {
+	p                ConvParams
+	cinG, coutG      int
+	taps             int // KH*KW
+	k                int // cinG*taps
+	mp               int // 6-row panels per group
+	kcC              int // input channels per k block
+	nkb              int // k blocks
+	a                []float32
+	direct           bool    // read x in place (stride 1, no padding)
+	hq, wq           int     // rows and row length of a prepared plane
+	phases           [][2]int // (ph, pw) of the prepared phases
+	planeQ, prepSize int     // floats per prepared plane; per prepared image
+	tap              []int32 // per tap: offset from the channel's base
+	segs             []pcSeg
+	segAt            []int32 // panel q's segments are segs[segAt[q]:segAt[q+1]]
+
+	// Parallel grid: per image and group, mw x nw tasks of mb rows and nb
+	// columns; slots run at most Workers() of them at once.
+	mw, nw, mb, nb int
+	total, slots   int
+	ncb            int // columns per packed B block
+	packSize       int // floats of packed B per slot
+	wsSize         int
+	impl           *pcKernels
+	jobs           chan *pcJob
+}
+
+// pcKernels is one implementation of the inner loops.
+type pcKernels struct {
+	name string
+	// kernel computes a 6 x 16 tile over k >= 1 steps from a packed A
+	// panel (a[p*6+i]) and B panel (b[p*16+j]) and stores rows 0..rows-1
+	// of c (row stride ldc): c = clamp(acc [+ c if load] + bias[i] +
+	// res[i*ldr+j], lo, hi). bias has 6 values, res 16 per row read.
+	kernel func(k int, a, b, c []float32, ldc, rows int, load bool, bias, res []float32, ldr int, lo, hi float32)
+	// pack packs nc channels of ntap taps each (channel c at src[c*cs:],
+	// tap t at tap[t] from it) into nc*ntap rows of 16: row r column
+	// s.dst+i = row base [s.src+i] for every segment s, i < s.n; columns
+	// no segment covers are zero.
+	pack func(nc, ntap, cs int, tap []int32, src []float32, segs []pcSeg, dst []float32)
+}
+
+// pcImpl is the implementation PackedConv uses; tests swap it.
+var pcImpl = selectPcKernels()
+
+func selectPcKernels() *pcKernels {
+	if !forceGenericKernels {
+		if k := pcAsmKernels(); k != nil {
+			return k
+		}
+	}
+	return pcGeneric
+}
+
+var pcGeneric = &pcKernels{name: "generic", kernel: pcKernelGo, pack: pcPackGo}
+
+// NewPackedConv packs the weights w ([Cout][C/Groups][KH][KW], PyTorch's
+// layout) of the convolution p. p.N is the largest batch Run accepts.
+func NewPackedConv(p *ConvParams, w []float32) (*PackedConv, error) {
+	switch {
+	case p.N < 1 || p.C < 1 || p.Cout < 1 || p.H < 1 || p.W < 1 || p.KH < 1 || p.KW < 1 || p.SH < 1 || p.SW < 1 || p.DH < 1 || p.DW < 1 || p.PH < 0 || p.PW < 0 || p.Groups < 1:
+		return nil, fmt.Errorf("kernels: packed conv: bad shape %+v", *p)
+	case p.C%p.Groups != 0 || p.Cout%p.Groups != 0:
+		return nil, fmt.Errorf("kernels: packed conv: %d groups do not divide %d -> %d channels", p.Groups, p.C, p.Cout)
+	case p.OH != (p.H+2*p.PH-p.DH*(p.KH-1)-1)/p.SH+1 || p.OW != (p.W+2*p.PW-p.DW*(p.KW-1)-1)/p.SW+1 || p.OH < 1 || p.OW < 1:
+		return nil, fmt.Errorf("kernels: packed conv: output %dx%d does not match %+v", p.OH, p.OW, *p)
+	case len(w) != p.Cout*p.C/p.Groups*p.KH*p.KW:
+		return nil, fmt.Errorf("kernels: packed conv: %d weights, want %d", len(w), p.Cout*p.C/p.Groups*p.KH*p.KW)
+	}
+	pc := &PackedConv{p: *p, cinG: p.C / p.Groups, coutG: p.Cout / p.Groups, taps: p.KH * p.KW, impl: pcImpl}
+	pc.k = pc.cinG * pc.taps
+	pc.mp = (pc.coutG + pcMR - 1) / pcMR
+	pc.kcC = max(1, min(pc.cinG, pcKC/pc.taps))
+	pc.nkb = (pc.cinG + pc.kcC - 1) / pc.kcC
+	pc.packWeights(w)
+	pc.geometry()
+	pc.plan(Workers())
+	pc.jobs = make(chan *pcJob, 4)
+	return pc, nil
+}
+
+// packWeights lays w out as [group][k block][6-row panel][k][6], rows past
+// coutG zero.
+func (pc *PackedConv) packWeights(w []float32) {
+	pc.a = make([]float32, pc.p.Groups*pc.mp*pcMR*pc.k)
+	for g := 0; g < pc.p.Groups; g++ {
+		for kb := 0; kb < pc.nkb; kb++ {
+			c0, c1 := kb*pc.kcC, min((kb+1)*pc.kcC, pc.cinG)
+			kcb := (c1 - c0) * pc.taps
+			for i := 0; i < pc.mp; i++ {
+				dst := pc.a[pc.aOff(g, kb, i):][:kcb*pcMR]
+				for r := 0; r < pcMR; r++ {
+					co := i*pcMR + r
+					if co >= pc.coutG {
+						continue
+					}
+					row := w[(g*pc.coutG+co)*pc.k+c0*pc.taps:][:kcb]
+					for kk, v := range row {
+						dst[kk*pcMR+r] = v
+					}
+				}
+			}
+		}
+	}
+}
+
+// aOff is the offset of panel i of k block kb of group g in pc.a.
+func (pc *PackedConv) aOff(g, kb, i int) int {
+	c0, c1 := kb*pc.kcC, min((kb+1)*pc.kcC, pc.cinG)
+	return g*pc.mp*pcMR*pc.k + c0*pc.taps*pc.mp*pcMR + i*(c1-c0)*pc.taps*pcMR
+}
+
+// geometry works out the prepared input and the panels' segments.
+func (pc *PackedConv) geometry() {
+	p := &pc.p
+	pc.direct = p.SH == 1 && p.SW == 1 && p.PH == 0 && p.PW == 0
+	pc.tap = make([]int32, pc.taps)
+	if pc.direct {
+		pc.hq, pc.wq = p.H, p.W
+		for kh := 0; kh < p.KH; kh++ {
+			for kw := 0; kw < p.KW; kw++ {
+				pc.tap[kh*p.KW+kw] = int32(kh*p.DH*p.W + kw*p.DW)
+			}
+		}
+	} else {
+		pc.hq = p.OH + (p.KH-1)*p.DH/p.SH
+		pc.wq = p.OW + (p.KW-1)*p.DW/p.SW
+		pc.planeQ = pc.hq * pc.wq
+		index := map[[2]int]int{}
+		for kh := 0; kh < p.KH; kh++ {
+			for kw := 0; kw < p.KW; kw++ {
+				ph := [2]int{kh * p.DH % p.SH, kw * p.DW % p.SW}
+				pi, ok := index[ph]
+				if !ok {
+					pi = len(pc.phases)
+					index[ph] = pi
+					pc.phases = append(pc.phases, ph)
+				}
+				pc.tap[kh*p.KW+kw] = int32(pi*p.C*pc.planeQ + kh*p.DH/p.SH*pc.wq + kw*p.DW/p.SW)
+			}
+		}
+		pc.prepSize = len(pc.phases) * p.C * pc.planeQ
+	}
+	n := p.OH * p.OW
+	np := (n + pcNR - 1) / pcNR
+	pc.segAt = make([]int32, np+1)
+	for q := 0; q < np; q++ {
+		pc.segAt[q] = int32(len(pc.segs))
+		for j := q * pcNR; j < min(n, (q+1)*pcNR); {
+			oh, ow := j/p.OW, j%p.OW
+			src := oh*pc.wq + ow
+			d := j - q*pcNR
+			// Extend the previous segment while pixels stay consecutive.
+			if last := len(pc.segs) - 1; last >= int(pc.segAt[q]) && int(pc.segs[last].src+pc.segs[last].n) == src {
+				pc.segs[last].n++
+			} else {
+				pc.segs = append(pc.segs, pcSeg{src: int32(src), dst: int32(d), n: 1})
+			}
+			j++
+		}
+	}
+	pc.segAt[np] = int32(len(pc.segs))
+}
+
+// plan chooses the parallel grid for w workers and sizes the workspace.
+func (pc *PackedConv) plan(w int) {
+	p := &pc.p
+	n := p.OH * p.OW
+	units := p.N * p.Groups
+	pc.mw, pc.nw, pc.mb, pc.nb = convGrid(pc.coutG, n, pc.k, units, w)
+	pc.total = units * pc.mw * pc.nw
+	pc.slots = min(w, pc.total)
+	pc.ncb = min(pc.nb, pcNC)
+	kcMax := pc.kcC * pc.taps
+	pc.packSize = kcMax*((pc.ncb+pcNR-1)/pcNR*pcNR) + pcNR
+	pc.wsSize = pc.slots * pc.packSize
+	if !pc.direct {
+		pc.wsSize += p.N * pc.prepSize
+	}
+}
+
+// convGrid picks mw x nw tiles per unit (image and group) of an m x n
+// output with inner dimension k, so that units*mw*nw tasks spread well
+// over w workers: the cost of the slowest worker is its number of tasks
+// times a tile's multiply-adds plus the packing proportional to the tile's
+// rows and columns. Rows come in multiples of 6, columns of 16.
+func convGrid(m, n, k, units, w int) (mw, nw, mb, nb int) {
+	mp := (m + pcMR - 1) / pcMR
+	np := (n + pcNR - 1) / pcNR
+	best := -1.0
+	for r := 1; r <= min(mp, w); r++ {
+		for c := 1; c <= min(np, 4*w); c++ {
+			rows := (mp + r - 1) / r * pcMR
+			cols := (np + c - 1) / c * pcNR
+			tasks := units * r * c
+			rounds := (tasks + w - 1) / w
+			cost := float64(rounds) * (float64(rows)*float64(cols) + 8*float64(rows) + 4*float64(cols) + 200)
+			if best < 0 || cost < best {
+				best, mw, nw = cost, r, c
+			}
+		}
+	}
+	mb = (mp + mw - 1) / mw * pcMR
+	nb = (np + nw - 1) / nw * pcNR
+	mw = (m + mb - 1) / mb
+	nw = (n + nb - 1) / nb
+	return mw, nw, mb, nb
+}
+
+// WorkspaceSize is the number of floats Run needs.
+func (pc *PackedConv) WorkspaceSize() int { return pc.wsSize }
+
+// Params returns the convolution's shape.
+func (pc *PackedConv) Params() ConvParams { return pc.p }
+
+// pcJob carries one Run's arguments to the workers; its function values
+// are bound once, so a call allocates nothing.
+type pcJob struct {
+	pc             *PackedConv
+	n              int
+	x, y, res, ws  []float32
+	xl, yl, rl     Layout
+	bias           []float32
+	act            Activation
+	tiles          []pcTile // per slot
+	prepFn, slotFn func(lo, hi int)
+}
+
+// pcTile is a slot's scratch for the edge tiles and the epilogue's bias
+// (here rather than on the stack: slices of it go to a function value and
+// would escape).
+type pcTile struct {
+	bias6      [pcMR]float32
+	tmpC, tmpR [pcMR * pcNR]float32
+}
+
+// Run computes y = ep(conv(x, w)) for n images (n <= p.N): x is laid out
+// as xl (C planes of H*W), y as yl (Cout planes of OH*OW), ep's residual,
+// if any, as rl; ep may be nil. y may not overlap x or the residual. ws
+// must hold WorkspaceSize floats (clobbered).
+func (pc *PackedConv) Run(n int, x []float32, xl Layout, y []float32, yl Layout, ep *Epilogue, rl Layout, ws []float32) {
+	p := &pc.p
+	if n < 1 || n > p.N {
+		panic("kernels: packed conv: batch out of range")
+	}
+	span := func(l Layout, c, hw int) int { return (n-1)*l.BS + (c-1)*l.CS + hw }
+	if len(x) < span(xl, p.C, p.H*p.W) || len(y) < span(yl, p.Cout, p.OH*p.OW) || xl.CS < p.H*p.W || yl.CS < p.OH*p.OW {
+		panic("kernels: packed conv: x or y too short for its layout")
+	}
+	if len(ws) < pc.wsSize {
+		panic("kernels: packed conv: workspace too short")
+	}
+	var j *pcJob
+	select {
+	case j = <-pc.jobs:
+	default:
+		j = &pcJob{pc: pc, tiles: make([]pcTile, pc.slots)}
+		j.prepFn, j.slotFn = j.prepare, j.slot
+	}
+	j.n, j.x, j.y, j.ws, j.xl, j.yl = n, x, y, ws, xl, yl
+	j.res, j.bias, j.act = nil, nil, ActNone
+	if ep != nil {
+		j.bias, j.act = ep.Bias, ep.Act
+		if ep.Bias != nil && len(ep.Bias) < p.Cout {
+			panic("kernels: packed conv: bias too short")
+		}
+		if ep.Residual != nil {
+			if len(ep.Residual) < span(rl, p.Cout, p.OH*p.OW) || rl.CS < p.OH*p.OW {
+				panic("kernels: packed conv: residual too short for its layout")
+			}
+			j.res, j.rl = ep.Residual, rl
+		}
+	}
+	if !pc.direct {
+		units := n * p.C * len(pc.phases)
+		Parallel(units, max(1, (16<<10)/pc.planeQ), j.prepFn)
+	}
+	tasks := n * p.Groups * pc.mw * pc.nw
+	Parallel(min(pc.slots, tasks), 1, j.slotFn)
+	j.x, j.y, j.res, j.ws, j.bias = nil, nil, nil, nil, nil
+	select {
+	case pc.jobs <- j:
+	default:
+	}
+}
+
+// prepare fills prepared planes [lo, hi) (image, phase, channel): plane
+// (ph, pw) of channel c holds padded pixel (h*SH + ph, w*SW + pw) at
+// h*wq + w, zero outside the input.
+func (j *pcJob) prepare(lo, hi int) {
+	pc := j.pc
+	p := &pc.p
+	for u := lo; u < hi; u++ {
+		c := u % p.C
+		pi := u / p.C % len(pc.phases)
+		n := u / p.C / len(pc.phases)
+		ph, pw := pc.phases[pi][0], pc.phases[pi][1]
+		src := j.x[n*j.xl.BS+c*j.xl.CS:][:p.H*p.W]
+		dst := j.ws[n*pc.prepSize+(pi*p.C+c)*pc.planeQ:][:pc.planeQ]
+		// Columns w with 0 <= w*SW + pw - PW < W.
+		w0 := max(0, (p.PW-pw+p.SW-1)/p.SW)
+		w1 := min(pc.wq, max(w0, (p.W-1+p.PW-pw)/p.SW+1))
+		if p.W-1+p.PW-pw < 0 {
+			w1 = w0
+		}
+		for h := 0; h < pc.hq; h++ {
+			row := dst[h*pc.wq:][:pc.wq]
+			ih := h*p.SH + ph - p.PH
+			if ih < 0 || ih >= p.H || w0 >= w1 {
+				clear(row)
+				continue
+			}
+			clear(row[:w0])
+			clear(row[w1:])
+			xr := src[ih*p.W:][:p.W]
+			iw := w0*p.SW + pw - p.PW
+			seg := row[w0:w1]
+			if p.SW == 1 {
+				copy(seg, xr[iw:])
+				continue
+			}
+			gatherStride(seg, xr[iw:], p.SW)
+		}
+	}
+}
+
+// gatherStride does dst[i] = src[i*s].
+func gatherStride(dst, src []float32, s int) {
+	if len(dst) == 0 {
+		return
+	}
+	src = src[:(len(dst)-1)*s+1]
+	if s == 2 {
+		for i := range dst {
+			dst[i] = src[2*i]
+		}
+		return
+	}
+	for i := range dst {
+		dst[i] = src[i*s]
+	}
+}
+
+// slot runs slot k's share of the tasks.
+func (j *pcJob) slot(lo, hi int) {
+	pc := j.pc
+	tasks := j.n * pc.p.Groups * pc.mw * pc.nw
+	slots := min(pc.slots, tasks)
+	prep := 0
+	if !pc.direct {
+		prep = pc.p.N * pc.prepSize
+	}
+	for k := lo; k < hi; k++ {
+		bp := j.ws[prep+k*pc.packSize:][:pc.packSize]
+		t0, t1 := split(tasks, slots, k)
+		for t := t0; t < t1; t++ {
+			j.task(t, bp, &j.tiles[k])
+		}
+	}
+}
+
+var pcZeros [pcNR]float32
+
+// task computes output channels [r0, r1) of one group and columns
+// [j0, j1) of one image.
+func (j *pcJob) task(t int, bp []float32, tile *pcTile) {
+	pc := j.pc
+	p := &pc.p
+	cb := t % pc.nw
+	t /= pc.nw
+	rb := t % pc.mw
+	t /= pc.mw
+	g := t % p.Groups
+	n := t / p.Groups
+	r0, r1 := rb*pc.mb, min((rb+1)*pc.mb, pc.coutG)
+	ncols := p.OH * p.OW
+	j0, j1 := cb*pc.nb, min((cb+1)*pc.nb, ncols)
+	if r0 >= r1 || j0 >= j1 {
+		return
+	}
+	var src []float32
+	cs := pc.planeQ
+	if pc.direct {
+		cs = j.xl.CS
+		src = j.x[n*j.xl.BS+g*pc.cinG*cs:]
+	} else {
+		src = j.ws[n*pc.prepSize+g*pc.cinG*cs:]
+	}
+	ycs := j.yl.CS
+	ybase := n*j.yl.BS + g*pc.coutG*ycs
+	lo, hi := float32(math.Inf(-1)), float32(math.Inf(1))
+	switch j.act {
+	case ActReLU:
+		lo = 0
+	case ActReLU6:
+		lo, hi = 0, 6
+	}
+	bias6, tmpC, tmpR := tile.bias6[:], tile.tmpC[:], tile.tmpR[:]
+	impl := pc.impl
+	for jc := j0; jc < j1; jc += pc.ncb {
+		jn := min(pc.ncb, j1-jc)
+		npan := (jn + pcNR - 1) / pcNR
+		for kb := 0; kb < pc.nkb; kb++ {
+			c0, c1 := kb*pc.kcC, min((kb+1)*pc.kcC, pc.cinG)
+			kcb := (c1 - c0) * pc.taps
+			for q := 0; q < npan; q++ {
+				qq := jc/pcNR + q
+				impl.pack(c1-c0, pc.taps, cs, pc.tap, src[c0*cs:], pc.segs[pc.segAt[qq]:pc.segAt[qq+1]], bp[q*kcb*pcNR:])
+			}
+			load, last := kb > 0, kb == pc.nkb-1
+			tlo, thi := float32(math.Inf(-1)), float32(math.Inf(1))
+			if last {
+				tlo, thi = lo, hi
+			}
+			for ic := r0; ic < r1; ic += pcMC {
+				ie := min(ic+pcMC, r1)
+				for q := 0; q < npan; q++ {
+					col := jc + q*pcNR
+					cols := min(pcNR, j1-col)
+					b := bp[q*kcb*pcNR:][:kcb*pcNR]
+					for ir := ic; ir < ie; ir += pcMR {
+						rows := min(pcMR, ie-ir)
+						a := pc.a[pc.aOff(g, kb, ir/pcMR):][:kcb*pcMR]
+						bias := pcZeros[:pcMR]
+						if last && j.bias != nil {
+							copy(bias6, j.bias[g*pc.coutG+ir:][:rows])
+							bias = bias6
+						}
+						res, ldr := pcZeros[:], 0
+						if last && j.res != nil {
+							res, ldr = j.res[n*j.rl.BS+(g*pc.coutG+ir)*j.rl.CS+col:], j.rl.CS
+						}
+						c := j.y[ybase+ir*ycs+col:]
+						if cols == pcNR {
+							impl.kernel(kcb, a, b, c, ycs, rows, load, bias, res, ldr, tlo, thi)
+							continue
+						}
+						// A partial panel: through a 6 x 16 tile.
+						for r := 0; r < rows; r++ {
+							if load {
+								copy(tmpC[r*pcNR:][:cols], c[r*ycs:][:cols])
+							}
+							if ldr != 0 {
+								copy(tmpR[r*pcNR:][:cols], res[r*ldr:][:cols])
+							}
+						}
+						tres, tldr := pcZeros[:], 0
+						if ldr != 0 {
+							tres, tldr = tmpR, pcNR
+						}
+						impl.kernel(kcb, a, b, tmpC, pcNR, rows, load, bias, tres, tldr, tlo, thi)
+						for r := 0; r < rows; r++ {
+							copy(c[r*ycs:][:cols], tmpC[r*pcNR:][:cols])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// pcKernelGo is the pure-Go micro-kernel (see pcKernels.kernel).
+func pcKernelGo(k int, a, b, c []float32, ldc, rows int, load bool, bias, res []float32, ldr int, lo, hi float32) {
+	var acc [pcMR][pcNR]float32
+	a = a[:k*pcMR]
+	b = b[:k*pcNR]
+	for p := 0; p < k; p++ {
+		ap := a[p*pcMR:][:pcMR]
+		bp := b[p*pcNR:][:pcNR]
+		for i, av := range ap {
+			for jj, bv := range bp {
+				acc[i][jj] += av * bv
+			}
+		}
+	}
+	for i := 0; i < rows; i++ {
+		cr := c[i*ldc:][:pcNR]
+		rr := res[i*ldr:][:pcNR]
+		for jj := range cr {
+			v := acc[i][jj]
+			if load {
+				v += cr[jj]
+			}
+			v += bias[i]
+			v += rr[jj]
+			// max/min with v second: NaN passes through, as in the
+			// assembly (VMAXPS returns its second operand on NaN).
+			if !(v >= lo) && !math.IsNaN(float64(v)) {
+				v = lo
+			}
+			if !(v <= hi) && !math.IsNaN(float64(v)) {
+				v = hi
+			}
+			cr[jj] = v
+		}
+	}
+}
+
+// pcPackGo is the pure-Go packing (see pcKernels.pack).
+func pcPackGo(nc, ntap, cs int, tap []int32, src []float32, segs []pcSeg, dst []float32) {
+	dst = dst[:nc*ntap*pcNR]
+	clear(dst)
+	for c := 0; c < nc; c++ {
+		for t := 0; t < ntap; t++ {
+			row := dst[(c*ntap+t)*pcNR:][:pcNR]
+			base := c*cs + int(tap[t])
+			for _, s := range segs {
+				copy(row[s.dst:s.dst+s.n], src[base+int(s.src):][:s.n])
+			}
+		}
+	}
+}

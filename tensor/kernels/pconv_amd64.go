@@ -1,0 +1,67 @@
+//go:build !noasm
+
+package kernels
+
+// pconvKernel6x16AVX2 is pcKernelGo (see pconv.go) with load as 0 or 1:
+// twelve ymm accumulators over k >= 1 steps, then the rows first rows
+// (1..6) of c are stored through the epilogue.
+//
+//go:noescape
+func pconvKernel6x16AVX2(k int, a, b, c *float32, ldc, rows, load int, bias, res *float32, ldr int, lo, hi float32)
+
+// pconvPack16AVX2 is pcPackGo (see pconv.go) for nc, ntap, nseg >= 1:
+// each segment is copied with two (masked) 8-float loads and two full
+// stores, the segments of a row in order, so a segment's zero tail is
+// overwritten by the next one and the last one zeroes the columns no
+// segment covers; the last segment of the last row may write up to 16
+// floats past the nc*ntap rows. The segments must be in column order, the
+// first at column 0.
+//
+//go:noescape
+func pconvPack16AVX2(nc, ntap, cs int, tap *int32, src *float32, segs *pcSeg, nseg int, dst *float32)
+
+func pcAsmKernels() *pcKernels {
+	if !cpuAVX2FMA {
+		return nil
+	}
+	return pcAVX2
+}
+
+var pcAVX2 = &pcKernels{name: "avx2", kernel: pcKernelAVX2, pack: pcPackAVX2}
+
+func pcKernelAVX2(k int, a, b, c []float32, ldc, rows int, load bool, bias, res []float32, ldr int, lo, hi float32) {
+	_ = a[k*pcMR-1]
+	_ = b[k*pcNR-1]
+	_ = c[(rows-1)*ldc+pcNR-1]
+	_ = bias[rows-1]
+	_ = res[(rows-1)*ldr+pcNR-1]
+	l := 0
+	if load {
+		l = 1
+	}
+	pconvKernel6x16AVX2(k, &a[0], &b[0], &c[0], ldc, rows, l, &bias[0], &res[0], ldr, lo, hi)
+}
+
+func pcPackAVX2(nc, ntap, cs int, tap []int32, src []float32, segs []pcSeg, dst []float32) {
+	if nc <= 0 || ntap <= 0 {
+		return
+	}
+	if len(segs) == 0 || segs[0].dst != 0 {
+		panic("kernels: packed conv: segments must start at column 0")
+	}
+	_ = tap[ntap-1]
+	// Bounds: the masked loads read exactly the segments' pixels.
+	last := (nc-1)*cs + int(maxTap(tap[:ntap]))
+	s := segs[len(segs)-1]
+	_ = src[last+int(s.src)+int(s.n)-1]
+	_ = dst[nc*ntap*pcNR+pcNR-1]
+	pconvPack16AVX2(nc, ntap, cs, &tap[0], &src[0], &segs[0], len(segs), &dst[0])
+}
+
+func maxTap(tap []int32) int32 {
+	m := tap[0]
+	for _, t := range tap {
+		m = max(m, t)
+	}
+	return m
+}

@@ -1,0 +1,244 @@
+//go:build !noasm
+
+#include "textflag.h"
+
+// Packed-convolution kernels, AVX2 + FMA; see pconv_amd64.go and pconv.go.
+
+// pcMask<>+4*(16-n) holds n all-ones lanes followed by zeros (n <= 16).
+
+DATA pcMask<>+0(SB)/4, $0xffffffff
+DATA pcMask<>+4(SB)/4, $0xffffffff
+DATA pcMask<>+8(SB)/4, $0xffffffff
+DATA pcMask<>+12(SB)/4, $0xffffffff
+DATA pcMask<>+16(SB)/4, $0xffffffff
+DATA pcMask<>+20(SB)/4, $0xffffffff
+DATA pcMask<>+24(SB)/4, $0xffffffff
+DATA pcMask<>+28(SB)/4, $0xffffffff
+DATA pcMask<>+32(SB)/4, $0xffffffff
+DATA pcMask<>+36(SB)/4, $0xffffffff
+DATA pcMask<>+40(SB)/4, $0xffffffff
+DATA pcMask<>+44(SB)/4, $0xffffffff
+DATA pcMask<>+48(SB)/4, $0xffffffff
+DATA pcMask<>+52(SB)/4, $0xffffffff
+DATA pcMask<>+56(SB)/4, $0xffffffff
+DATA pcMask<>+60(SB)/4, $0xffffffff
+DATA pcMask<>+64(SB)/4, $0
+DATA pcMask<>+68(SB)/4, $0
+DATA pcMask<>+72(SB)/4, $0
+DATA pcMask<>+76(SB)/4, $0
+DATA pcMask<>+80(SB)/4, $0
+DATA pcMask<>+84(SB)/4, $0
+DATA pcMask<>+88(SB)/4, $0
+DATA pcMask<>+92(SB)/4, $0
+DATA pcMask<>+96(SB)/4, $0
+DATA pcMask<>+100(SB)/4, $0
+DATA pcMask<>+104(SB)/4, $0
+DATA pcMask<>+108(SB)/4, $0
+DATA pcMask<>+112(SB)/4, $0
+DATA pcMask<>+116(SB)/4, $0
+DATA pcMask<>+120(SB)/4, $0
+DATA pcMask<>+124(SB)/4, $0
+GLOBL pcMask<>(SB), RODATA|NOPTR, $128
+
+// One k step: B row of 16 at BX+boff, A column of 6 at AX+aoff.
+#define KSTEP(boff, aoff) \
+	VMOVUPS      boff(BX), Y12        \
+	VMOVUPS      (boff+32)(BX), Y13   \
+	VBROADCASTSS aoff(AX), Y14        \
+	VFMADD231PS  Y12, Y14, Y0         \
+	VFMADD231PS  Y13, Y14, Y1         \
+	VBROADCASTSS (aoff+4)(AX), Y15    \
+	VFMADD231PS  Y12, Y15, Y2         \
+	VFMADD231PS  Y13, Y15, Y3         \
+	VBROADCASTSS (aoff+8)(AX), Y14    \
+	VFMADD231PS  Y12, Y14, Y4         \
+	VFMADD231PS  Y13, Y14, Y5         \
+	VBROADCASTSS (aoff+12)(AX), Y15   \
+	VFMADD231PS  Y12, Y15, Y6         \
+	VFMADD231PS  Y13, Y15, Y7         \
+	VBROADCASTSS (aoff+16)(AX), Y14   \
+	VFMADD231PS  Y12, Y14, Y8         \
+	VFMADD231PS  Y13, Y14, Y9         \
+	VBROADCASTSS (aoff+20)(AX), Y15   \
+	VFMADD231PS  Y12, Y15, Y10        \
+	VFMADD231PS  Y13, Y15, Y11
+
+// C row += accumulators (ya, yb).
+#define LOADROW(ya, yb) \
+	VADDPS (DI), ya, ya     \
+	VADDPS 32(DI), yb, yb
+
+// Epilogue and store of one row: + bias (R10), + residual row (R11, R12
+// bytes apart), clamp to [Y13, Y14] with the value second so that NaN
+// passes, store at DI; then step to the next row.
+#define EPIROW(ya, yb) \
+	VBROADCASTSS (R10), Y12 \
+	VADDPS       Y12, ya, ya \
+	VADDPS       Y12, yb, yb \
+	VADDPS       (R11), ya, ya \
+	VADDPS       32(R11), yb, yb \
+	VMAXPS       ya, Y13, ya \
+	VMAXPS       yb, Y13, yb \
+	VMINPS       ya, Y14, ya \
+	VMINPS       yb, Y14, yb \
+	VMOVUPS      ya, (DI) \
+	VMOVUPS      yb, 32(DI) \
+	ADDQ         $4, R10 \
+	ADDQ         R12, R11 \
+	ADDQ         R8, DI
+
+// func pconvKernel6x16AVX2(k int, a, b, c *float32, ldc, rows, load int, bias, res *float32, ldr int, lo, hi float32)
+TEXT ·pconvKernel6x16AVX2(SB), NOSPLIT, $0-88
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), AX
+	MOVQ b+16(FP), BX
+	MOVQ c+24(FP), DI
+	MOVQ ldc+32(FP), R8
+	SHLQ $2, R8
+	MOVQ rows+40(FP), R9
+	MOVQ bias+56(FP), R10
+	MOVQ res+64(FP), R11
+	MOVQ ldr+72(FP), R12
+	SHLQ $2, R12
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ CX, DX
+	SHRQ $2, DX
+	JZ   tail
+
+loop4:
+	KSTEP(0, 0)
+	KSTEP(64, 24)
+	KSTEP(128, 48)
+	KSTEP(192, 72)
+	ADDQ $256, BX
+	ADDQ $96, AX
+	DECQ DX
+	JNZ  loop4
+
+tail:
+	ANDQ $3, CX
+	JZ   epi
+
+loop1:
+	KSTEP(0, 0)
+	ADDQ $64, BX
+	ADDQ $24, AX
+	DECQ CX
+	JNZ  loop1
+
+epi:
+	VBROADCASTSS lo+80(FP), Y13
+	VBROADCASTSS hi+84(FP), Y14
+	MOVQ         load+48(FP), DX
+	TESTQ        DX, DX
+	JZ           store
+
+	LOADROW(Y0, Y1)
+	EPIROW(Y0, Y1)
+	CMPQ R9, $1
+	JEQ  done
+	LOADROW(Y2, Y3)
+	EPIROW(Y2, Y3)
+	CMPQ R9, $2
+	JEQ  done
+	LOADROW(Y4, Y5)
+	EPIROW(Y4, Y5)
+	CMPQ R9, $3
+	JEQ  done
+	LOADROW(Y6, Y7)
+	EPIROW(Y6, Y7)
+	CMPQ R9, $4
+	JEQ  done
+	LOADROW(Y8, Y9)
+	EPIROW(Y8, Y9)
+	CMPQ R9, $5
+	JEQ  done
+	LOADROW(Y10, Y11)
+	EPIROW(Y10, Y11)
+	JMP  done
+
+store:
+	EPIROW(Y0, Y1)
+	CMPQ R9, $1
+	JEQ  done
+	EPIROW(Y2, Y3)
+	CMPQ R9, $2
+	JEQ  done
+	EPIROW(Y4, Y5)
+	CMPQ R9, $3
+	JEQ  done
+	EPIROW(Y6, Y7)
+	CMPQ R9, $4
+	JEQ  done
+	EPIROW(Y8, Y9)
+	CMPQ R9, $5
+	JEQ  done
+	EPIROW(Y10, Y11)
+
+done:
+	VZEROUPPER
+	RET
+
+// func pconvPack16AVX2(nc, ntap, cs int, tap *int32, src *float32, segs *pcSeg, nseg int, dst *float32)
+TEXT ·pconvPack16AVX2(SB), NOSPLIT, $0-64
+	MOVQ nc+0(FP), CX
+	MOVQ cs+16(FP), R9
+	SHLQ $2, R9
+	MOVQ tap+24(FP), R10
+	MOVQ src+32(FP), SI
+	MOVQ dst+56(FP), DI
+	LEAQ pcMask<>+64(SB), R13
+
+pchan:
+	XORQ BX, BX
+
+ptap:
+	MOVLQSX (R10)(BX*4), AX
+	LEAQ    (SI)(AX*4), DX
+	MOVQ    segs+40(FP), R11
+	MOVQ    nseg+48(FP), R12
+
+pseg:
+	MOVLQSX 0(R11), AX
+	LEAQ    (DX)(AX*4), AX
+	MOVLQSX 4(R11), R8
+	MOVLQSX 8(R11), R14
+	CMPQ    R14, $16
+	JNE     pmask
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	JMP     pstore
+
+pmask:
+	NEGQ       R14
+	VMOVUPS    (R13)(R14*4), Y2
+	VMOVUPS    32(R13)(R14*4), Y3
+	VMASKMOVPS (AX), Y2, Y0
+	VMASKMOVPS 32(AX), Y3, Y1
+
+pstore:
+	VMOVUPS Y0, (DI)(R8*4)
+	VMOVUPS Y1, 32(DI)(R8*4)
+	ADDQ    $16, R11
+	DECQ    R12
+	JNZ     pseg
+	ADDQ    $64, DI
+	INCQ    BX
+	CMPQ    BX, ntap+8(FP)
+	JLT     ptap
+	ADDQ    R9, SI
+	DECQ    CX
+	JNZ     pchan
+	VZEROUPPER
+	RET
