@@ -66,6 +66,17 @@ def randomise_bn(model, gen, res):
             m.running_var.mul_(torch.rand(c, generator=gen) * 0.5 + 0.8)
             m.momentum = 0.1
             m.num_batches_tracked.fill_(7)
+        # A deep random ResNet is ill-conditioned in float32: its residual
+        # stream grows block after block and the classifier cancels it, so
+        # PyTorch's own float32 logits of resnet152 differ from float64 by
+        # ~5e-4 of their scale. Scaling the last BatchNorm of each residual
+        # branch down (torchvision's zero_init_residual idea, not to zero so
+        # the branch is still exercised) keeps the problem well-conditioned,
+        # so that a 1e-4 bound tests the engine and not the rounding.
+        for mod in model.modules():
+            last = getattr(mod, "bn3", None) if hasattr(mod, "conv3") else getattr(mod, "bn2", None)
+            if isinstance(last, torch.nn.BatchNorm2d) and hasattr(mod, "downsample"):
+                last.weight.mul_(0.2)
 
 
 def main():
@@ -85,14 +96,18 @@ def main():
         torch.save(model.state_dict(), os.path.join(out, f"{name}.pth"))
         x = torch.randn(2, 3, res, res, generator=gen)
         np.save(os.path.join(out, f"{name}_input.npy"), x.numpy())
+        # The reference is computed in float64: the exact answer that a
+        # float32 engine (PyTorch's or ours) approximates.
         with torch.no_grad():
-            y = model(x)
+            y = model.double()(x.double()).float()
+        model.float()
         np.save(os.path.join(out, f"{name}_logits.npy"), y.numpy())
         entry = {"input": [2, 3, res, res], "pth": f"{name}.pth"}
         if name in TRAIN_MODE:
             model.train()
             with torch.no_grad():
-                yt = model(x)
+                yt = model.double()(x.double()).float()
+            model.float()
             np.save(os.path.join(out, f"{name}_train_logits.npy"), yt.numpy())
             entry["train_logits"] = f"{name}_train_logits.npy"
         manifest[name] = entry
