@@ -163,10 +163,10 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	if par && int64(m)*int64(n)*int64(k) >= gemmParMin {
 		w = Workers()
 	}
-	g := &gemmJob{
-		im: im, transA: transA, transB: transB, m: m, n: n, k: k,
-		alpha: alpha, beta: beta, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
-	}
+	g := gemmJobs.Get().(*gemmJob)
+	defer g.release()
+	g.im, g.transA, g.transB, g.m, g.n, g.k = im, transA, transB, m, n, k
+	g.alpha, g.beta, g.a, g.lda, g.b, g.ldb, g.c, g.ldc = alpha, beta, a, lda, b, ldb, c, ldc
 	g.kc = evenBlock(k, im.kc, 8)
 	// In place A pays off when each A element meets few B panels (narrow
 	// n): packing A would cost about as much as one more use of it.
@@ -180,11 +180,7 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 			g.columnTask(0)
 			return
 		}
-		Parallel(g.nw, 1, func(lo, hi int) {
-			for t := lo; t < hi; t++ {
-				g.columnTask(t)
-			}
-		})
+		Parallel(g.nw, 1, g.runColumns)
 		return
 	}
 	// Several rows of tasks share each packed B block.
@@ -198,8 +194,8 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	}
 	pb := getPackBuf(k * (ncb + im.nr))
 	for jc := 0; jc < n; jc += ncb {
-		b := g.newBlock(jc, min(ncb, n-jc), *pb)
-		g.sharedBlock(&b)
+		g.blk = g.newBlock(jc, min(ncb, n-jc), *pb)
+		g.sharedBlock()
 	}
 	putPackBuf(pb)
 }
@@ -264,6 +260,31 @@ type gemmJob struct {
 	kc             int  // k slice: im.kc evened out over k
 	mw, nw         int  // task grid
 	direct         bool // read A in place (not transposed, direct kernels)
+	blk            bBlock
+
+	// The parallel bodies are bound to the job once, when the pool makes
+	// it, so that a warm GEMM allocates nothing (a closure built per call
+	// escapes through Parallel).
+	runColumns, runPack, runShared func(lo, hi int)
+}
+
+var gemmJobs = sync.Pool{New: func() any {
+	g := new(gemmJob)
+	g.runColumns = func(lo, hi int) {
+		for t := lo; t < hi; t++ {
+			g.columnTask(t)
+		}
+	}
+	g.runPack = func(lo, hi int) { g.packB(&g.blk, lo, hi) }
+	g.runShared = g.sharedTasks
+	return g
+}}
+
+// release drops the job's references to the caller's matrices and returns
+// it to the pool.
+func (g *gemmJob) release() {
+	g.a, g.b, g.c, g.blk.pb = nil, nil, nil, nil
+	gemmJobs.Put(g)
 }
 
 // bBlock is a block of columns [jc, jc+nc) of C with its packed B: np
@@ -293,28 +314,32 @@ func (g *gemmJob) panel(b *bBlock, q int) (w, valid, l int) {
 	return nr >> l, valid, l
 }
 
-// sharedBlock packs block b (in parallel) and then runs the mw x nw tasks
-// over it.
-func (g *gemmJob) sharedBlock(b *bBlock) {
+// sharedBlock packs block g.blk (in parallel) and then runs the mw x nw
+// tasks over it.
+func (g *gemmJob) sharedBlock() {
+	b := &g.blk
 	if g.k*b.ncp < gemmParPackMin {
 		g.packB(b, 0, b.np)
 	} else {
 		grain := max(1, gemmParPackMin/(g.k*g.im.nr))
-		Parallel(b.np, grain, func(lo, hi int) { g.packB(b, lo, hi) })
+		Parallel(b.np, grain, g.runPack)
 	}
+	Parallel(g.mw*g.nw, 1, g.runShared)
+}
+
+func (g *gemmJob) sharedTasks(lo, hi int) {
+	b := &g.blk
 	mp := (g.m + g.im.mr - 1) / g.im.mr
-	Parallel(g.mw*g.nw, 1, func(lo, hi int) {
-		tb := getTileBuf(g.im)
-		for t := lo; t < hi; t++ {
-			p0, p1 := split(mp, g.mw, t/g.nw)
-			q0, q1 := split(b.np, g.nw, t%g.nw)
-			if p0 < p1 && q0 < q1 {
-				r0, r1 := p0*g.im.mr, min(p1*g.im.mr, g.m)
-				g.compute(b, r0, r1, q0, q1, tb, false)
-			}
+	tb := getTileBuf(g.im)
+	for t := lo; t < hi; t++ {
+		p0, p1 := split(mp, g.mw, t/g.nw)
+		q0, q1 := split(b.np, g.nw, t%g.nw)
+		if p0 < p1 && q0 < q1 {
+			r0, r1 := p0*g.im.mr, min(p1*g.im.mr, g.m)
+			g.compute(b, r0, r1, q0, q1, tb, false)
 		}
-		tileBufPool.Put(tb)
-	})
+	}
+	tileBufPool.Put(tb)
 }
 
 // columnTask computes column range t of nw for all rows, in column blocks
