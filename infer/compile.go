@@ -270,17 +270,16 @@ func foldBN(p kernels.ConvParams, w, bias []float32, scale, shift []float64) ([]
 	return nw, nb
 }
 
-// chooseAlgo picks a convolution's algorithm from its shape.
+// chooseAlgo picks a convolution's algorithm from its shape; lower may
+// still send a Winograd candidate to the packed GEMM.
 func (c *compiler) chooseAlgo(p *kernels.ConvParams) algo {
 	switch {
 	case p.Depthwise():
 		return algoDepthwise
-	case p.KH == 1 && p.KW == 1 && p.SH == 1 && p.SW == 1 && p.PH == 0 && p.PW == 0:
-		return algoPointwise
 	case c.useWinograd(p):
 		return algoWinograd
 	}
-	return algoGEMM
+	return algoPacked
 }
 
 // place gives every materialised value a location. A concatenation's
@@ -511,16 +510,14 @@ func (pc *pendingConv) lower(c *compiler) step {
 	}
 	switch s.algo {
 	case algoWinograd:
-		if s.wino = newWinograd(s); s.wino == nil {
-			s.algo = algoGEMM
-		}
+		c.lowerWinograd(s)
 	case algoDepthwise:
 		if c.cfg.fastDW {
 			s.useDW3x3()
 		}
 	}
-	if s.algo == algoGEMM || s.algo == algoPointwise {
-		s.planGrid(c.workers)
+	if s.algo == algoPacked && s.pc == nil {
+		s.usePacked()
 	}
 	return s
 }

@@ -10,25 +10,21 @@ import (
 type algo uint8
 
 const (
-	algoGEMM      algo = iota // im2col (per column tile) + GEMM
-	algoPointwise             // 1x1 stride 1: GEMM on the input itself
+	algoPacked    algo = iota // kernels.PackedConv: implicit im2col, fused epilogue
 	algoDepthwise             // direct loop per channel plane
-	algoWinograd              // kernels.WinogradConv, F(4x4, 3x3)
+	algoWinograd              // kernels.WinogradConv, F(4x4, 3x3) or F(2x2, 3x3)
 	algoDW3x3                 // kernels.DepthwiseConv3x3
 )
 
 func (a algo) String() string {
-	return [...]string{"im2col+gemm", "gemm 1x1", "depthwise", "winograd", "depthwise 3x3"}[a]
+	return [...]string{"packed gemm", "depthwise", "winograd", "depthwise 3x3"}[a]
 }
 
 // convStep is a convolution with its folded BatchNorm, bias, residual
 // addition and activation applied while each output tile is in cache.
-//
-// The GEMM algorithms cut every image's output (Cout x OH*OW per group)
-// into a grid of tiles; a tile's task builds the im2col columns it needs
-// into the worker's own workspace, multiplies, and runs the epilogue on the
-// tile. Tasks are spread over at most Workers() slots, one Parallel call
-// per convolution.
+// Every convolution that is not depthwise runs as kernels.PackedConv (an
+// im2col-free GEMM with the epilogue in its micro-kernel) unless it is a
+// 3x3 stride-1 layer that Winograd computes faster (tune.go).
 type convStep struct {
 	label  string
 	algo   algo
@@ -39,15 +35,11 @@ type convStep struct {
 	res    *operand // nil without a residual
 	folded bool     // a BatchNorm is folded into w and the bias
 
-	// Grid: per image and group, mw x nw tiles of mb rows and nb columns.
-	mw, nw, mb, nb int
-	total, slots   int
-	wsPer          int // workspace floats per slot
-
 	xs, ys, rs, ws []float32
 	fn             func(lo, hi int)
-	wino           *winograd        // algoWinograd only
-	wep            kernels.Epilogue // the external kernels', with the residual bound
+	wino           *winograd           // algoWinograd only
+	pc             *kernels.PackedConv // algoPacked only (read-only, shared by clones)
+	wep            kernels.Epilogue    // the external kernels', with the residual bound
 	// algoDW3x3: the kernel's shape (N = 1 when run one image at a time).
 	dwp      kernels.ConvParams
 	perImage bool
@@ -62,10 +54,13 @@ func (s *convStep) operands() []loc {
 }
 
 func (s *convStep) workspace() int {
-	if s.algo == algoWinograd {
+	switch s.algo {
+	case algoWinograd:
 		return s.wino.workspace()
+	case algoPacked:
+		return s.pc.WorkspaceSize()
 	}
-	return s.slots * s.wsPer
+	return 0
 }
 
 func (s *convStep) clone() step { c := *s; return &c }
@@ -83,7 +78,11 @@ func (s *convStep) describe() string {
 	if p.Groups > 1 {
 		g = fmt.Sprintf(" groups %d", p.Groups)
 	}
-	return fmt.Sprintf("%s conv %dx%d/%d %d->%d%s [%s]%s%s", s.label, p.KH, p.KW, p.SH, p.C, p.Cout, g, s.algo, extra, actName(s.ep.Act))
+	a := s.algo.String()
+	if s.algo == algoWinograd {
+		a = fmt.Sprintf("winograd F%d", s.wino.wc.Tile())
+	}
+	return fmt.Sprintf("%s conv %dx%d/%d %d->%d%s [%s]%s%s", s.label, p.KH, p.KW, p.SH, p.C, p.Cout, g, a, extra, actName(s.ep.Act))
 }
 
 func (s *convStep) bind(arena, ws []float32) {
@@ -92,13 +91,9 @@ func (s *convStep) bind(arena, ws []float32) {
 		s.rs = s.res.slice(arena)
 	}
 	s.ws = ws
-	switch s.algo {
-	case algoDepthwise:
+	s.fn = nil
+	if s.algo == algoDepthwise {
 		s.fn = s.dwPlanes
-	case algoWinograd, algoDW3x3:
-		s.fn = nil
-	default:
-		s.fn = s.slot
 	}
 }
 
@@ -110,169 +105,32 @@ func (s *convStep) run() error {
 		s.wino.run(s)
 	case algoDW3x3:
 		s.runDW3x3()
-	default:
-		kernels.Parallel(s.slots, 1, s.fn)
+	case algoPacked:
+		s.runPacked()
 	}
 	return nil
 }
 
-// planGrid chooses the tiling of a GEMM convolution for w workers.
-func (s *convStep) planGrid(w int) {
-	p := &s.p
-	m := p.Cout / p.Groups
-	n := p.OH * p.OW
-	k := p.C / p.Groups * p.KH * p.KW
-	units := p.N * p.Groups
-	s.mw, s.nw, s.mb, s.nb = chooseGrid(m, n, k, units, w)
-	s.total = units * s.mw * s.nw
-	s.slots = min(w, s.total)
-	if s.algo == algoGEMM {
-		s.wsPer = k * s.nb
+// usePacked makes s a kernels.PackedConv. Its shape comes from a traced
+// convolution, which the kernel takes whatever the stride, padding,
+// dilation or groups: an error is a bug.
+func (s *convStep) usePacked() {
+	pc, err := kernels.NewPackedConv(&s.p, s.w)
+	if err != nil {
+		panic(fmt.Sprintf("infer: internal error: %s: %v", s.label, err))
 	}
+	s.pc, s.algo = pc, algoPacked
 }
 
-// Micro-tile of the GEMM the grid is rounded to (the AVX2 kernel's 6x16;
-// the exact value matters little).
-const (
-	tileM = 6
-	tileN = 16
-	// A column tile's im2col panel (k x nb floats) should stay in L2.
-	panelBudget = 64 << 10
-)
-
-// chooseGrid picks mw x nw tiles per unit (image and group) of an m x n
-// output with inner dimension k, so that units*mw*nw tasks spread well over
-// w workers. The cost of the slowest worker is its number of tasks times a
-// tile's multiply-adds plus the packing and im2col work proportional to
-// the tile's rows and columns; panels that outgrow L2 pay extra.
-func chooseGrid(m, n, k, units, w int) (mw, nw, mb, nb int) {
-	mp := (m + tileM - 1) / tileM
-	np := (n + tileN - 1) / tileN
-	best := -1.0
-	for r := 1; r <= min(mp, w); r++ {
-		for c := 1; c <= min(np, 4*w); c++ {
-			rows := (mp + r - 1) / r * tileM
-			cols := (np + c - 1) / c * tileN
-			tasks := units * r * c
-			rounds := (tasks + w - 1) / w
-			cost := float64(rounds) * (float64(rows)*float64(cols) + 8*float64(rows) + 4*float64(cols) + 200)
-			if k*cols > panelBudget {
-				cost *= 1.1
-			}
-			if best < 0 || cost < best {
-				best, mw, nw = cost, r, c
-			}
-		}
+func (s *convStep) runPacked() {
+	ep := &s.wep
+	ep.Bias, ep.Act, ep.Residual = s.ep.Bias, s.ep.Act, nil
+	var rl kernels.Layout
+	if s.res != nil {
+		ep.Residual = s.rs
+		rl = kernels.Layout{CS: s.res.l.cs, BS: s.res.l.bs}
 	}
-	mb = (mp + mw - 1) / mw * tileM
-	nb = (np + nw - 1) / nw * tileN
-	mw = (m + mb - 1) / mb
-	nw = (n + nb - 1) / nb
-	return mw, nw, min(mb, m), min(nb, n)
-}
-
-// slot runs slot k's share of the tasks with slot k's workspace.
-func (s *convStep) slot(lo, hi int) {
-	for k := lo; k < hi; k++ {
-		t0, t1 := split(s.total, s.slots, k)
-		ws := s.ws[k*s.wsPer : (k+1)*s.wsPer]
-		for t := t0; t < t1; t++ {
-			s.task(t, ws)
-		}
-	}
-}
-
-// task computes one tile: rows [r0, r1) of one group, columns [j0, j1) of
-// one image.
-func (s *convStep) task(t int, ws []float32) {
-	p := &s.p
-	cb := t % s.nw
-	t /= s.nw
-	rb := t % s.mw
-	t /= s.mw
-	g := t % p.Groups
-	n := t / p.Groups
-	coutG, cinG := p.Cout/p.Groups, p.C/p.Groups
-	ohw := p.OH * p.OW
-	k := cinG * p.KH * p.KW
-	r0, r1 := rb*s.mb, min((rb+1)*s.mb, coutG)
-	j0, j1 := cb*s.nb, min((cb+1)*s.nb, ohw)
-	if r0 >= r1 || j0 >= j1 {
-		return
-	}
-	cols := j1 - j0
-	xin := s.xs[n*s.x.l.bs+g*cinG*s.x.l.cs:]
-	var b []float32
-	ldb := cols
-	if s.algo == algoPointwise {
-		b, ldb = xin[j0:], s.x.l.cs
-	} else {
-		b = ws[:k*cols]
-		im2colRange(p, xin, s.x.l.cs, cinG, b, j0, j1)
-	}
-	c0 := g*coutG + r0
-	ycs := s.y.l.cs
-	yt := s.ys[n*s.y.l.bs+c0*ycs+j0:]
-	sgemmSerial(false, false, r1-r0, cols, k, 1, s.w[c0*k:], k, b, ldb, 0, yt, ycs)
-	if s.ep.Bias == nil && s.ep.Act == kernels.ActNone && s.res == nil {
-		return
-	}
-	for r := 0; r < r1-r0; r++ {
-		var b float32
-		if s.ep.Bias != nil {
-			b = s.ep.Bias[c0+r]
-		}
-		var res []float32
-		if s.res != nil {
-			res = s.rs[n*s.res.l.bs+(c0+r)*s.res.l.cs+j0:][:cols]
-		}
-		epilogueRow(yt[r*ycs:r*ycs+cols], b, res, s.ep.Act)
-	}
-}
-
-// im2colRange writes columns [j0, j1) of one image's im2col matrix (cin
-// channels cs apart in x) into col, a (cin*KH*KW) x (j1-j0) matrix; padding
-// reads as zero. It is kernels.Im2col restricted to a column tile, so that
-// the tile's panel is built where its GEMM reads it.
-func im2colRange(p *kernels.ConvParams, x []float32, cs, cin int, col []float32, j0, j1 int) {
-	cols := j1 - j0
-	for c := 0; c < cin; c++ {
-		xc := x[c*cs:][:p.H*p.W]
-		for kh := 0; kh < p.KH; kh++ {
-			for kw := 0; kw < p.KW; kw++ {
-				row := col[((c*p.KH+kh)*p.KW+kw)*cols:][:cols]
-				off := kw*p.DW - p.PW
-				lo, hi := colRange(off, p.SW, p.W, p.OW)
-				idx := 0
-				for j := j0; j < j1; {
-					oh, ow0 := j/p.OW, j%p.OW
-					ow1 := min(p.OW, ow0+j1-j)
-					seg := row[idx : idx+ow1-ow0]
-					idx += ow1 - ow0
-					j += ow1 - ow0
-					ih := oh*p.SH - p.PH + kh*p.DH
-					if ih < 0 || ih >= p.H {
-						clear(seg)
-						continue
-					}
-					xr := xc[ih*p.W : (ih+1)*p.W]
-					a, b := max(lo, ow0), min(hi, ow1)
-					if a >= b {
-						clear(seg)
-						continue
-					}
-					clear(seg[:a-ow0])
-					clear(seg[b-ow0:])
-					dst := seg[a-ow0 : b-ow0]
-					if p.SW == 1 {
-						copy(dst, xr[a+off:b+off])
-						continue
-					}
-					gatherStrided(dst, xr[a*p.SW+off:], p.SW)
-				}
-			}
-		}
-	}
+	s.pc.Run(s.p.N, s.xs, kernels.Layout{CS: s.x.l.cs, BS: s.x.l.bs}, s.ys, kernels.Layout{CS: s.y.l.cs, BS: s.y.l.bs}, ep, rl, s.ws)
 }
 
 // useDW3x3 switches a depthwise step to kernels.DepthwiseConv3x3 when the
@@ -310,25 +168,6 @@ func (s *convStep) runDW3x3() {
 			ep.Residual = s.rs[n*s.res.l.bs:]
 		}
 		kernels.DepthwiseConv3x3(&s.dwp, s.xs[n*s.x.l.bs:], s.w, s.ys[n*s.y.l.bs:], ep)
-	}
-}
-
-// gatherStrided does dst[i] = src[i*stride], unrolled by four with the bounds
-// checked once per group.
-func gatherStrided(dst, src []float32, stride int) {
-	n := len(dst)
-	if n == 0 {
-		return
-	}
-	src = src[:(n-1)*stride+1]
-	i, j := 0, 0
-	for ; i+4 <= n; i, j = i+4, j+4*stride {
-		d := dst[i : i+4 : i+4]
-		s := src[j : j+3*stride+1]
-		d[0], d[1], d[2], d[3] = s[0], s[stride], s[2*stride], s[3*stride]
-	}
-	for ; i < n; i, j = i+1, j+stride {
-		dst[i] = src[j]
 	}
 }
 

@@ -1,6 +1,7 @@
 package infer
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -165,7 +166,7 @@ func TestZoo(t *testing.T) {
 			side := testSide(spec)
 			m := newModel(t, name, 11)
 			rel, p := compare(t, m, []int{batch, 3, side, side})
-			t.Logf("%s [%d, 3, %d, %d]: %d steps, arena %.1f MiB, max rel err %.2e", name, batch, side, side, len(p.steps), float64(p.ArenaBytes())/(1<<20), rel)
+			t.Logf("%s [%d, 3, %d, %d]: %d steps, arena %.1f MiB, max rel err %.2e", name, batch, side, side, len(p.pass().steps), float64(p.ArenaBytes())/(1<<20), rel)
 			if rel > tolerance {
 				t.Errorf("max |plan - ref| / max |ref| = %.3g > %g\n%s", rel, tolerance, p)
 			}
@@ -193,7 +194,7 @@ func build(t *testing.T, m nn.Module) nn.Module {
 // steps returns the descriptions of p's steps.
 func steps(p *Plan) []string {
 	var out []string
-	for _, s := range p.steps {
+	for _, s := range p.pass().steps {
 		out = append(out, s.describe())
 	}
 	return out
@@ -447,13 +448,18 @@ func TestRunIntoAndClone(t *testing.T) {
 // plan's own code with a non-allocating reference GEMM in place of the
 // kernels' (always), and the whole plan with the real kernels.
 func TestNoAllocs(t *testing.T) {
-	for _, name := range []string{"resnet18", "mobilenet_v2"} {
-		t.Run(name, func(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		batch int
+		opts  []Option
+	}{{"resnet18", 1, nil}, {"mobilenet_v2", 1, nil}, {"mobilenet_v2", 2, []Option{SubBatch(1)}}} {
+		name := c.name
+		t.Run(fmt.Sprintf("%s/batch%d", name, c.batch), func(t *testing.T) {
 			m := newModel(t, name, 2)
-			shape := []int{1, 3, 32, 32}
+			shape := []int{c.batch, 3, 32, 32}
 			x := tensor.Randn(rand.New(rand.NewPCG(1, 2)), shape...)
 			allocs := func() float64 {
-				p, err := Compile(m, shape)
+				p, err := Compile(m, shape, c.opts...)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -467,10 +473,10 @@ func TestNoAllocs(t *testing.T) {
 				})
 			}
 			func() {
-				defer func(a, b func(bool, bool, int, int, int, float32, []float32, int, []float32, int, float32, []float32, int)) {
-					sgemm, sgemmSerial = a, b
-				}(sgemm, sgemmSerial)
-				sgemm, sgemmSerial = kernels.SgemmRef, kernels.SgemmRef
+				defer func(a func(bool, bool, int, int, int, float32, []float32, int, []float32, int, float32, []float32, int)) {
+					sgemm = a
+				}(sgemm)
+				sgemm = kernels.SgemmRef
 				if a := allocs(); a != 0 {
 					t.Errorf("%s: the plan allocates %v times per Run (reference GEMM), want 0", name, a)
 				}
@@ -480,19 +486,19 @@ func TestNoAllocs(t *testing.T) {
 				return
 			}
 			if k := gemmAllocs(); k > 0 {
-				t.Skipf("%s: %v allocations per Run, all from the GEMM: kernels.SgemmSerial allocates %v times per call", name, a, k)
+				t.Skipf("%s: %v allocations per Run, all from the GEMM: kernels.Sgemm allocates %v times per call", name, a, k)
 			}
 			t.Errorf("%s: %v allocations per Run, want 0", name, a)
 		})
 	}
 }
 
-// gemmAllocs returns the allocations of one small kernels.SgemmSerial
-// call.
+// gemmAllocs returns the allocations of one kernels.Sgemm call shaped
+// like the plans' (a linear layer, y^T = W x^T).
 func gemmAllocs() float64 {
-	a, b, c := make([]float32, 64*64), make([]float32, 64*256), make([]float32, 64*256)
+	w, x, y := make([]float32, 256*64), make([]float32, 64), make([]float32, 256)
 	return testing.AllocsPerRun(3, func() {
-		kernels.SgemmSerial(false, false, 64, 256, 64, 1, a, 64, b, 256, 0, c, 256)
+		kernels.Sgemm(false, true, 256, 1, 64, 1, w, 64, x, 64, 0, y, 1)
 	})
 }
 
@@ -586,5 +592,68 @@ func TestViews(t *testing.T) {
 		if rel > tolerance || count(steps(p), "copy") != 0 {
 			t.Errorf("batch %d: rel err %g, want no copies\n%s", batch, rel, p)
 		}
+	}
+}
+
+// TestSubBatch runs a batch in passes (each pass size that divides it)
+// and compares with nn.Infer, the plan in one pass, and a clone; and
+// checks that a model mixing the images of its batch is refused.
+func TestSubBatch(t *testing.T) {
+	m := newModel(t, "mobilenet_v2", 3)
+	shape := []int{4, 3, 48, 48}
+	one, err := Compile(m, shape, SubBatch(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := tensor.Randn(rand.New(rand.NewPCG(4, 4)), shape...)
+	whole, err := one.Run(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole = whole.Clone()
+	for _, b := range []int{1, 2} {
+		rel, p := compare(t, m, shape, SubBatch(b))
+		if rel > tolerance {
+			t.Errorf("passes of %d: rel err %g", b, rel)
+		}
+		if !strings.Contains(p.String(), "passes of") {
+			t.Errorf("passes of %d: the plan does not say so:\n%s", b, p)
+		}
+		for _, q := range []*Plan{p, p.Clone()} {
+			y, err := q.Run(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The same kernels on the same images, whatever the pass:
+			// only the GEMM's split over workers may round differently.
+			if d, _ := tensor.MaxAbsDiff(y, whole); float64(d) > 1e-5*float64(whole.MaxAbs()) {
+				t.Errorf("passes of %d differ from one pass by %g", b, d)
+			}
+		}
+	}
+	if _, err := Compile(m, shape, SubBatch(3)); err == nil {
+		t.Error("SubBatch(3) of a batch of 4: no error")
+	}
+	mix := &fn{forward: func(x *autograd.Value) (*autograd.Value, error) {
+		return autograd.Reshape(x, 1, -1)
+	}}
+	if _, err := Compile(mix, []int{2, 3, 4, 4}, SubBatch(1)); err == nil {
+		t.Error("a model reshaping the batch away ran in passes")
+	}
+}
+
+// TestWinogradTiles compiles ResNet-18's 3x3 layers with each tile forced
+// and with the rule, and compares each with nn.Infer.
+func TestWinogradTiles(t *testing.T) {
+	m := newModel(t, "resnet18", 5)
+	shape := []int{1, 3, 64, 64}
+	for _, opts := range [][]Option{{WinogradTile(2)}, {WinogradTile(4)}, {NoMeasure()}} {
+		rel, p := compare(t, m, shape, opts...)
+		if rel > tolerance {
+			t.Errorf("%v: rel err %g\n%s", opts, rel, p)
+		}
+	}
+	if _, err := Compile(m, shape, WinogradTile(3)); err == nil {
+		t.Error("WinogradTile(3): no error")
 	}
 }

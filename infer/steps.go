@@ -46,12 +46,9 @@ func split(n, parts, i int) (lo, hi int) {
 	return lo, hi
 }
 
-// The GEMMs the plan calls; tests swap them to tell the plan's own
-// allocations from the kernels'.
-var (
-	sgemm       = kernels.Sgemm
-	sgemmSerial = kernels.SgemmSerial
-)
+// The GEMM the plan calls (the linear layers); tests swap it to tell the
+// plan's own allocations from the kernels'.
+var sgemm = kernels.Sgemm
 
 // elemGrain is the number of elements below which memory-bound loops are
 // not worth another worker.
@@ -70,49 +67,38 @@ func actName(a kernels.Activation) string {
 }
 
 // epilogueRow does y = act(y + bias + res) over one row (res may be nil),
-// kernels.Epilogue's output stage. It uses Go's max and min, which compile
-// without branches (and, like PyTorch, let NaN through): a compare and
-// branch per element mispredicts on half of a convolution's outputs and
-// costs about five times as much.
+// kernels.Epilogue's output stage, vectorised by kernels.EpilogueRow.
 func epilogueRow(y []float32, bias float32, res []float32, act kernels.Activation) {
-	if res != nil {
-		res = res[:len(y)]
-		switch act {
-		case kernels.ActReLU:
-			for i, v := range y {
-				y[i] = max(v+bias+res[i], 0)
-			}
-		case kernels.ActReLU6:
-			for i, v := range y {
-				y[i] = min(max(v+bias+res[i], 0), 6)
-			}
-		default:
-			for i, v := range y {
-				y[i] = v + bias + res[i]
-			}
-		}
+	if res == nil && act == kernels.ActNone && bias == 0 {
 		return
 	}
-	switch act {
-	case kernels.ActReLU:
-		for i, v := range y {
-			y[i] = max(v+bias, 0)
-		}
-	case kernels.ActReLU6:
-		for i, v := range y {
-			y[i] = min(max(v+bias, 0), 6)
-		}
-	default:
-		if bias != 0 {
-			for i, v := range y {
-				y[i] = v + bias
-			}
-		}
-	}
+	kernels.EpilogueRow(y, y, res, bias, act)
 }
 
 // actRow applies an activation to a row in place.
 func actRow(y []float32, a kernels.Activation) { epilogueRow(y, 0, nil, a) }
+
+// sumRow returns the sum of x, in eight interleaved partial sums (a
+// single chain of dependent additions runs at a third of the speed).
+func sumRow(x []float32) float32 {
+	var s [8]float32
+	i := 0
+	for ; i+8 <= len(x); i += 8 {
+		b := x[i : i+8 : i+8]
+		s[0] += b[0]
+		s[1] += b[1]
+		s[2] += b[2]
+		s[3] += b[3]
+		s[4] += b[4]
+		s[5] += b[5]
+		s[6] += b[6]
+		s[7] += b[7]
+	}
+	for ; i < len(x); i++ {
+		s[i%8] += x[i]
+	}
+	return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))
+}
 
 // ---------------------------------------------------------------------------
 // Affine: y = act(x*scale[c] + shift[c]), BatchNorm that could not be folded
@@ -152,25 +138,10 @@ func (s *affineStep) planes(lo, hi int) {
 		src := s.xs[b*s.x.l.bs+ch*s.x.l.cs:][:inner]
 		dst := s.ys[b*s.y.l.bs+ch*s.y.l.cs:][:inner]
 		if s.scale == nil {
-			copy(dst, src)
-			actRow(dst, s.act)
+			kernels.EpilogueRow(dst, src, nil, 0, s.act)
 			continue
 		}
-		a, t := s.scale[ch], s.shift[ch]
-		switch s.act {
-		case kernels.ActReLU:
-			for i, v := range src {
-				dst[i] = max(v*a+t, 0)
-			}
-		case kernels.ActReLU6:
-			for i, v := range src {
-				dst[i] = min(max(v*a+t, 0), 6)
-			}
-		default:
-			for i, v := range src {
-				dst[i] = v*a + t
-			}
-		}
+		kernels.AffineRow(dst, src, s.scale[ch], s.shift[ch], s.act)
 	}
 }
 
@@ -205,8 +176,7 @@ func (s *addStep) planes(lo, hi int) {
 		x1 := s.as[b*s.a.l.bs+ch*s.a.l.cs:][:inner]
 		x2 := s.bs[b*s.b.l.bs+ch*s.b.l.cs:][:inner]
 		dst := s.ys[b*s.y.l.bs+ch*s.y.l.cs:][:inner]
-		copy(dst, x1)
-		epilogueRow(dst, 0, x2, s.act)
+		kernels.EpilogueRow(dst, x1, x2, 0, s.act)
 	}
 }
 
@@ -294,12 +264,20 @@ type poolStep struct {
 
 func (s *poolStep) operands() []loc { return []loc{s.x.l, s.y.l} }
 
-// workspace is a row of W floats per slot, for max pooling's row maxima.
+// workspace is a row per slot for max pooling's vertical maxima (see
+// maxPoolPlane).
 func (s *poolStep) workspace() int {
 	if s.kind != poolMax {
 		return 0
 	}
-	return s.slots() * s.p.W
+	return s.slots() * maxPoolRow(&s.p)
+}
+
+// maxPoolRow is the length of maxPoolPlane's scratch row: the padded row,
+// and as far as the last window reaches (ceil_mode windows may pass the
+// padding).
+func maxPoolRow(p *kernels.PoolParams) int {
+	return max(p.W+2*p.PW, (p.OW-1)*p.SW+(p.KW-1)*p.DW+1)
 }
 
 // slots is the number of parallel tasks: at most one per worker, each
@@ -335,7 +313,8 @@ func (s *poolStep) slot(lo, hi int) {
 		p0, p1 := split(s.p.N*s.p.C, n, k)
 		var vmax []float32
 		if s.kind == poolMax {
-			vmax = s.ws[k*s.p.W : (k+1)*s.p.W]
+			n := maxPoolRow(&s.p)
+			vmax = s.ws[k*n : (k+1)*n]
 		}
 		s.planes(p0, p1, vmax)
 	}
@@ -374,13 +353,23 @@ func colRange(off, s, w, ow int) (lo, hi int) {
 }
 
 // maxPoolPlane is max pooling of one plane, separably: for each output
-// row, the maximum of the window's input rows (vmax, a scratch row of W
-// floats), then the maximum of each window's columns of that row. That is
-// KH + KW instead of KH*KW comparisons per output (3x3, stride 2: 224 + 112
-// instead of 504 per row of ResNet's first pool). A NaN in the window wins,
-// as in PyTorch (Go's max propagates NaN); padding never does.
+// row, the maximum of the window's input rows (vmax, a scratch row: the
+// padded input row, -Inf in the padding), then the maximum of each
+// window's columns of that row. That is KH + KW instead of KH*KW
+// comparisons per output, and both passes run on whole vectors
+// (kernels.MaxRow, kernels.MaxPoolRowS2) for the usual stride-2 windows. A
+// NaN in the window wins, as in PyTorch; padding never does.
 func maxPoolPlane(p *kernels.PoolParams, x, y, vmax []float32) {
-	vmax = vmax[:p.W]
+	vmax = vmax[:maxPoolRow(p)]
+	negInf := float32(math.Inf(-1))
+	for i := range vmax[:p.PW] {
+		vmax[i] = negInf
+	}
+	for i := range vmax[p.PW+p.W:] {
+		vmax[p.PW+p.W+i] = negInf
+	}
+	row := vmax[p.PW : p.PW+p.W]
+	fast := p.SW == 2 && p.DW == 1 && (p.KW == 2 || p.KW == 3)
 	for oh := 0; oh < p.OH; oh++ {
 		first := true
 		for kh := 0; kh < p.KH; kh++ {
@@ -390,29 +379,29 @@ func maxPoolPlane(p *kernels.PoolParams, x, y, vmax []float32) {
 			}
 			xr := x[ih*p.W : (ih+1)*p.W]
 			if first {
-				copy(vmax, xr)
+				copy(row, xr)
 				first = false
 				continue
 			}
-			for i, v := range xr {
-				vmax[i] = max(vmax[i], v)
-			}
+			kernels.MaxRow(row, row, xr)
 		}
 		if first {
 			// No input row in the window (not produced by PyTorch's output
 			// size rule, but keep the scratch row defined).
-			for i := range vmax {
-				vmax[i] = float32(math.Inf(-1))
+			for i := range row {
+				row[i] = negInf
 			}
 		}
 		yr := y[oh*p.OW : (oh+1)*p.OW]
+		if fast {
+			kernels.MaxPoolRowS2(yr, vmax, p.KW)
+			continue
+		}
 		for ow := range yr {
-			w0 := ow*p.SW - p.PW
-			m := float32(math.Inf(-1))
+			w0 := ow * p.SW
+			m := negInf
 			for kw := 0; kw < p.KW; kw++ {
-				if iw := w0 + kw*p.DW; iw >= 0 && iw < p.W {
-					m = max(m, vmax[iw])
-				}
+				m = max(m, vmax[w0+kw*p.DW])
 			}
 			yr[ow] = m
 		}
@@ -423,6 +412,13 @@ func maxPoolPlane(p *kernels.PoolParams, x, y, vmax []float32) {
 // divisor counts the window clipped to the padded input, without it the
 // window clipped to the input.
 func avgPoolPlane(p *kernels.PoolParams, x, y []float32, countIncludePad bool) {
+	if p.KH == 2 && p.KW == 2 && p.SH == 2 && p.SW == 2 && p.PH == 0 && p.PW == 0 && 2*p.OH <= p.H && 2*p.OW <= p.W {
+		// DenseNet's transitions: every window whole, divisor 4.
+		for oh := 0; oh < p.OH; oh++ {
+			kernels.AvgPoolRow2x2(y[oh*p.OW:(oh+1)*p.OW], x[2*oh*p.W:][:2*p.OW], x[(2*oh+1)*p.W:][:2*p.OW])
+		}
+		return
+	}
 	for oh := 0; oh < p.OH; oh++ {
 		h0 := oh*p.SH - p.PH
 		h1 := min(h0+p.KH, p.H+p.PH)
@@ -455,11 +451,7 @@ func avgPoolPlane(p *kernels.PoolParams, x, y []float32, countIncludePad bool) {
 // averages [floor(i*in/out), ceil((i+1)*in/out)).
 func adaptivePoolPlane(p *kernels.PoolParams, x, y []float32) {
 	if p.OH == 1 && p.OW == 1 {
-		var sum float32
-		for _, v := range x {
-			sum += v
-		}
-		y[0] = sum / float32(len(x))
+		y[0] = sumRow(x) / float32(len(x))
 		return
 	}
 	for i := 0; i < p.OH; i++ {

@@ -4,8 +4,8 @@ import (
 	"github.com/convnet/convnet/tensor/kernels"
 )
 
-// winograd runs a convolution through kernels' Winograd F(4x4, 3x3), whose
-// weights are transformed once at compile time. The kernel reads and
+// winograd runs a convolution through kernels' Winograd F(4x4, 3x3) or
+// F(2x2, 3x3), whose weights are transformed once at compile time. The kernel reads and
 // writes dense NCHW batches; a value in a concatenation's channel range
 // (batch stride larger than one image) is run one image at a time.
 type winograd struct {
@@ -34,32 +34,15 @@ func (w *winograd) run(s *convStep) {
 	}
 }
 
-// winogradTile is F(m x m, 3x3)'s m: 4 multiplies 4x fewer times than the
-// direct convolution and errs by about 1e-6 of the layer's output range
-// (kernels' TestWinogradAccuracy), which leaves the 1e-4 end-to-end budget
-// intact even for VGG19's 16 layers.
-const winogradTile = 4
-
-// useWinograd decides whether a convolution runs as Winograd: in automatic
-// mode wherever the kernel applies (3x3, stride 1, one group). Measured
-// against this package's im2col+GEMM on 2 busy Zen cores, batch 1, the
-// Winograd kernel was faster on every shape of the zoo's 3x3 layers:
+// useWinograd decides whether a convolution is a Winograd candidate: 3x3,
+// stride 1, one group. Which tile it runs with, or whether the packed GEMM
+// computes it after all, is lowerWinograd's choice (tune.go).
 //
-//	Cin x Cout x side   GEMM ms   Winograd ms   speed-up
-//	  3 x  64 x 224      7.97       5.85          1.36
-//	 16 x  16 x  56      0.59       0.23          2.60
-//	 64 x  64 x  56      4.80       1.83          2.62
-//	128 x  32 x  56      5.31       1.35          3.95
-//	128 x 128 x  28      5.21       1.49          3.48
-//	 96 x  96 x  35      4.10       1.36          3.02
-//	256 x 256 x  14      3.91       1.89          2.07
-//	 64 x 256 x  13      0.95       0.73          1.29
-//	128 x  32 x   7      0.30       0.12          2.59
-//	512 x 512 x   7      5.36       4.77          1.12
-//
-// It gains least where the image is small and the channels many (7x7
-// outputs take four 4x4 tiles, 64 outputs computed for 49), but never
-// loses, so no threshold is applied.
+// Accuracy (kernels' TestWinogradAccuracy: max|y - y64| / max|y64| per
+// layer against a float64 direct convolution, 64 to 512 channels): F(4x4)
+// 1.6e-6 .. 4.7e-6, F(2x2) 3.3e-7 .. 6.5e-7, im2col + GEMM 2e-7 .. 3.4e-7.
+// The error grows with the fan-in (about sqrt(C)); F(4x4) through VGG19's
+// 16 layers stays well inside the plans' 1e-4 end-to-end tolerance.
 func (c *compiler) useWinograd(p *kernels.ConvParams) bool {
 	if !c.cfg.winograd {
 		return false
@@ -69,7 +52,7 @@ func (c *compiler) useWinograd(p *kernels.ConvParams) bool {
 
 // newWinograd builds the Winograd kernel for s, or returns nil when the
 // operands' layout does not allow it (a channel-interleaved value).
-func newWinograd(s *convStep) *winograd {
+func newWinograd(s *convStep, tile int) *winograd {
 	dense := s.x.l.imageDense(s.x.shape) && s.y.l.imageDense(s.y.shape) && (s.res == nil || s.res.l.imageDense(s.res.shape))
 	if !dense {
 		return nil
@@ -79,7 +62,7 @@ func newWinograd(s *convStep) *winograd {
 	if perImage {
 		p.N = 1
 	}
-	wc, err := kernels.NewWinogradConv(&p, s.w, winogradTile)
+	wc, err := kernels.NewWinogradConv(&p, s.w, tile)
 	if err != nil {
 		return nil
 	}

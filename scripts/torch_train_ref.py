@@ -148,6 +148,9 @@ def main():
     ap.add_argument("--limit-train", type=int, default=0)
     ap.add_argument("--limit-test", type=int, default=0)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--schedule", default="onecycle", choices=["onecycle", "constant"])
+    ap.add_argument("--no-nesterov", action="store_true")
+    ap.add_argument("--no-augment", action="store_true")
     ap.add_argument("--probe", default="", help="torchvision model name: measure peak RSS of a few steps instead")
     ap.add_argument("--size", type=int, default=224)
     ap.add_argument("--steps", type=int, default=3)
@@ -161,14 +164,19 @@ def main():
     torch.manual_seed(args.seed)
     norm = transforms.Normalize((0.2860,), (0.3530,))
     train_t = transforms.Compose([transforms.RandomCrop(28, padding=3), transforms.RandomHorizontalFlip(), transforms.ToTensor(), norm])
+    if args.no_augment:
+        train_t = transforms.Compose([transforms.ToTensor(), norm])
     test_t = transforms.Compose([transforms.ToTensor(), norm])
     train_ds = IDX(args.data, True, train_t, args.limit_train)
     test_ds = IDX(args.data, False, test_t, args.limit_test)
     train_ld = torch.utils.data.DataLoader(train_ds, batch_size=args.batch, shuffle=True, num_workers=args.workers)
     test_ld = torch.utils.data.DataLoader(test_ds, batch_size=args.batch, num_workers=args.workers)
     model = CIFARResNet()
-    opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, epochs=args.epochs, steps_per_epoch=len(train_ld))
+    opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=not args.no_nesterov, weight_decay=5e-4)
+    if args.schedule == "onecycle":
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, epochs=args.epochs, steps_per_epoch=len(train_ld))
+    else:
+        sched = torch.optim.lr_scheduler.ConstantLR(opt, factor=1.0, total_iters=0)
     crit = nn.CrossEntropyLoss()
     step = 0
     for epoch in range(1, args.epochs + 1):

@@ -36,8 +36,11 @@ if [ ! -d "$DATA" ]; then
   exit 1
 fi
 mkdir -p "$OUT"
-BIN="$OUT/convnet"
-go build -o "$BIN" ./cmd/convnet
+# BIN may name a convnet binary built beforehand (the tree may be mid-edit).
+if [ -z "${BIN:-}" ]; then
+  BIN="$OUT/convnet"
+  go build -o "$BIN" ./cmd/convnet
+fi
 {
   echo "date: $(date -u +%FT%TZ)"
   echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores"
@@ -87,16 +90,24 @@ if [ "$SKIP_TORCH" != 1 ]; then
 fi
 
 if [ "$PROFILE" = 1 ]; then
+  # Parallel kernels run on the pool's goroutines, whose stacks do not
+  # reach the caller: forward and backward are told apart by kernel name.
+  share() { go tool pprof -top -nodecount=1 -focus="$1" "$BIN" "$OUT/go.prof" 2>/dev/null | grep -m1 'Showing nodes' | sed "s/^/$2: /"; }
   {
     echo "# convnet resnet20 training profile ($EPOCHS epochs, $THREADS threads)"
+    share 'Conv2dForward' 'conv forward'
+    share 'Conv2dBackwardData' 'conv backward (data)'
+    share 'Conv2dBackwardWeight' 'conv backward (weight)'
+    share 'Im2col' 'im2col (all passes)'
+    share 'Col2im' 'col2im (backward data)'
+    share 'sgemm' 'GEMM kernels and packing'
+    share 'BatchNorm2d' 'batch norm (forward and backward)'
+    share 'clampOp' 'ReLU (forward and backward)'
+    share 'SGD' 'optimizer step'
+    share 'data\.' 'data loading and augmentation'
+    share 'runtime\.(gcBgMarkWorker|mallocgc|memclr)' 'allocation and GC'
+    echo
     go tool pprof -top -nodecount=40 "$BIN" "$OUT/go.prof" 2>/dev/null
-    echo
-    echo "# forward (nn.Run, autograd ops) against backward (Value.Backward) and the optimizer"
-    go tool pprof -top -nodecount=12 -focus='autograd.\(\*Value\).Backward' "$BIN" "$OUT/go.prof" 2>/dev/null | sed -n '/flat%/,$p'
-    echo
-    go tool pprof -top -nodecount=12 -focus='nn.Run|ForwardAux|nn.Infer' "$BIN" "$OUT/go.prof" 2>/dev/null | sed -n '/flat%/,$p'
-    echo
-    go tool pprof -top -nodecount=5 -focus='optim.\(\*SGD\).Step' "$BIN" "$OUT/go.prof" 2>/dev/null | sed -n '/flat%/,$p'
   } > "$OUT/profile.txt"
 fi
 

@@ -1,10 +1,11 @@
 package train
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 )
 
@@ -77,9 +78,12 @@ func Continue(cfg Config, opts Options) (*Trainer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
-	if st.Config.Model != cfg.Model || filepath.Clean(st.Config.Data) != filepath.Clean(cfg.Data) || st.Config.Seed != cfg.Seed {
-		return nil, fmt.Errorf("train: %s holds a run of %s on %q (seed %d), not of %s on %q (seed %d): choose another directory",
-			opts.RunDir, st.Config.Model, st.Config.Data, st.Config.Seed, cfg.Model, cfg.Data, cfg.Seed)
+	have, want := st.Config, cfg
+	have.Epochs, want.Epochs = 0, 0
+	hj, _ := json.Marshal(have)
+	wj, _ := json.Marshal(want)
+	if !bytes.Equal(hj, wj) {
+		return nil, fmt.Errorf("train: %s holds a run with another configuration (%s) than asked for (%s): choose another directory", opts.RunDir, hj, wj)
 	}
 	return Resume(opts.RunDir, cfg.Epochs, opts)
 }

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"context"
 	"strings"
 	"testing"
 )
@@ -49,5 +50,33 @@ func TestDegradationVerdict(t *testing.T) {
 	runs := finalRuns(map[string]float64{"plain20": 0.1, "plain56": 0.1, "resnet20": 0.1})
 	if _, err := DegradationVerdict(runs); err == nil || !strings.Contains(err.Error(), "resnet56") {
 		t.Errorf("missing run: %v", err)
+	}
+}
+
+// Continue starts a run, resumes it with more epochs, and refuses a
+// directory that holds a differently configured run.
+func TestContinue(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyConfig()
+	cfg.Epochs = 1
+	tr, err := Continue(cfg, Options{RunDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Epochs = 2
+	tr, err = Continue(cfg, Options{RunDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Epoch() != 1 {
+		t.Errorf("continued at epoch %d, want 1", tr.Epoch())
+	}
+	tr.Close()
+	cfg.Schedule.LR = 0.1
+	if _, err := Continue(cfg, Options{RunDir: dir}); err == nil || !strings.Contains(err.Error(), "another configuration") {
+		t.Errorf("different learning rate: %v", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/convnet/convnet/nn"
 )
@@ -60,28 +61,30 @@ func PlotErrors(base, title string, curves []Curve) error {
 				xys[k] = plotter.XY{X: float64(k + 1), Y: y}
 				ymax = max(ymax, y)
 			}
-			l, err := plotter.NewLine(xys)
+			// Points as well as lines, so that a one-epoch run shows.
+			l, pts, err := plotter.NewLinePoints(xys)
 			if err != nil {
 				return err
 			}
-			l.Color = col
+			l.Color, pts.Color = col, col
+			pts.Shape = draw.CircleGlyph{}
 			name := c.Name + " train"
 			if s.test {
-				l.Width = vg.Points(2.5)
+				l.Width, pts.Radius = vg.Points(2.5), vg.Points(2.5)
 				name = c.Name + " test"
 			} else {
-				l.Width = vg.Points(0.8)
+				l.Width, pts.Radius = vg.Points(0.8), vg.Points(1.2)
 				l.Dashes = []vg.Length{vg.Points(4), vg.Points(2)}
 			}
-			p.Add(l)
+			p.Add(l, pts)
 			p.Legend.Add(name, l)
 		}
 	}
 	p.Add(plotter.NewGrid())
 	p.Y.Max = math.Max(1, ymax*1.1)
-	p.X.Min = 1
-	if n := maxLen(curves); n > 1 {
-		p.X.Max = float64(n)
+	p.X.Min, p.X.Max = 1, float64(maxLen(curves))
+	if p.X.Max <= 1 {
+		p.X.Min, p.X.Max = 0.5, 1.5
 	}
 	for _, ext := range []string{".png", ".svg"} {
 		wt, err := p.WriterTo(8*vg.Inch, 5*vg.Inch, ext[1:])

@@ -303,7 +303,8 @@ func (p *barProgress) EpochStart(epoch, epochs, batches int) {
 	if !p.tty {
 		return
 	}
-	p.bar = progressbar.NewOptions(batches,
+	// One unit more than the batches: the test pass after them.
+	p.bar = progressbar.NewOptions(batches+1,
 		progressbar.OptionSetWriter(p.errw),
 		progressbar.OptionSetDescription(fmt.Sprintf("epoch %d/%d", epoch, epochs)),
 		progressbar.OptionSetWidth(30),

@@ -75,11 +75,11 @@ type PackedConv struct {
 	kcC              int // input channels per k block
 	nkb              int // k blocks
 	a                []float32
-	direct           bool    // read x in place (stride 1, no padding)
-	hq, wq           int     // rows and row length of a prepared plane
+	direct           bool     // read x in place (stride 1, no padding)
+	hq, wq           int      // rows and row length of a prepared plane
 	phases           [][2]int // (ph, pw) of the prepared phases
-	planeQ, prepSize int     // floats per prepared plane; per prepared image
-	tap              []int32 // per tap: offset from the channel's base
+	planeQ, prepSize int      // floats per prepared plane; per prepared image
+	tap              []int32  // per tap: offset from the channel's base
 	segs             []pcSeg
 	segAt            []int32 // panel q's segments are segs[segAt[q]:segAt[q+1]]
 
@@ -97,11 +97,12 @@ type PackedConv struct {
 // pcKernels is one implementation of the inner loops.
 type pcKernels struct {
 	name string
-	// kernel computes a 6 x 16 tile over k >= 1 steps from a packed A
-	// panel (a[p*6+i]) and B panel (b[p*16+j]) and stores rows 0..rows-1
-	// of c (row stride ldc): c = clamp(acc [+ c if load] + bias[i] +
-	// res[i*ldr+j], lo, hi). bias has 6 values, res 16 per row read.
-	kernel func(k int, a, b, c []float32, ldc, rows int, load bool, bias, res []float32, ldr int, lo, hi float32)
+	// kernel computes a 6 x nr tile (nr = 16, or 8 for a narrow last
+	// panel) over k >= 1 steps from a packed A panel (a[p*6+i]) and B
+	// panel (b[p*16+j]) and stores rows 0..rows-1 of c (row stride ldc):
+	// c = clamp(acc [+ c if load] + bias[i] + res[i*ldr+j], lo, hi). bias
+	// has 6 values, res nr per row read.
+	kernel func(nr, k int, a, b, c []float32, ldc, rows int, load bool, bias, res []float32, ldr int, lo, hi float32)
 	// pack packs nc channels of ntap taps each (channel c at src[c*cs:],
 	// tap t at tap[t] from it) into nc*ntap rows of 16: row r column
 	// s.dst+i = row base [s.src+i] for every segment s, i < s.n; columns
@@ -144,7 +145,13 @@ func NewPackedConv(p *ConvParams, w []float32) (*PackedConv, error) {
 	pc.packWeights(w)
 	pc.geometry()
 	pc.plan(Workers())
-	pc.jobs = make(chan *pcJob, 4)
+	// Jobs for as many concurrent calls as there are workers (plans run
+	// a batch's passes on every worker at once), so that steady-state
+	// calls allocate nothing.
+	pc.jobs = make(chan *pcJob, max(4, Workers()))
+	for i := 0; i < Workers(); i++ {
+		pc.jobs <- pc.newJob()
+	}
 	return pc, nil
 }
 
@@ -323,8 +330,7 @@ func (pc *PackedConv) Run(n int, x []float32, xl Layout, y []float32, yl Layout,
 	select {
 	case j = <-pc.jobs:
 	default:
-		j = &pcJob{pc: pc, tiles: make([]pcTile, pc.slots)}
-		j.prepFn, j.slotFn = j.prepare, j.slot
+		j = pc.newJob()
 	}
 	j.n, j.x, j.y, j.ws, j.xl, j.yl = n, x, y, ws, xl, yl
 	j.res, j.bias, j.act = nil, nil, ActNone
@@ -351,6 +357,12 @@ func (pc *PackedConv) Run(n int, x []float32, xl Layout, y []float32, yl Layout,
 	case pc.jobs <- j:
 	default:
 	}
+}
+
+func (pc *PackedConv) newJob() *pcJob {
+	j := &pcJob{pc: pc, tiles: make([]pcTile, pc.slots)}
+	j.prepFn, j.slotFn = j.prepare, j.slot
+	return j
 }
 
 // prepare fills prepared planes [lo, hi) (image, phase, channel): plane
@@ -500,8 +512,12 @@ func (j *pcJob) task(t int, bp []float32, tile *pcTile) {
 							res, ldr = j.res[n*j.rl.BS+(g*pc.coutG+ir)*j.rl.CS+col:], j.rl.CS
 						}
 						c := j.y[ybase+ir*ycs+col:]
-						if cols == pcNR {
-							impl.kernel(kcb, a, b, c, ycs, rows, load, bias, res, ldr, tlo, thi)
+						nr := pcNR
+						if cols <= pcNR/2 {
+							nr = pcNR / 2
+						}
+						if cols == nr {
+							impl.kernel(nr, kcb, a, b, c, ycs, rows, load, bias, res, ldr, tlo, thi)
 							continue
 						}
 						// A partial panel: through a 6 x 16 tile.
@@ -517,7 +533,7 @@ func (j *pcJob) task(t int, bp []float32, tile *pcTile) {
 						if ldr != 0 {
 							tres, tldr = tmpR, pcNR
 						}
-						impl.kernel(kcb, a, b, tmpC, pcNR, rows, load, bias, tres, tldr, tlo, thi)
+						impl.kernel(nr, kcb, a, b, tmpC, pcNR, rows, load, bias, tres, tldr, tlo, thi)
 						for r := 0; r < rows; r++ {
 							copy(c[r*ycs:][:cols], tmpC[r*pcNR:][:cols])
 						}
@@ -529,13 +545,13 @@ func (j *pcJob) task(t int, bp []float32, tile *pcTile) {
 }
 
 // pcKernelGo is the pure-Go micro-kernel (see pcKernels.kernel).
-func pcKernelGo(k int, a, b, c []float32, ldc, rows int, load bool, bias, res []float32, ldr int, lo, hi float32) {
+func pcKernelGo(nr, k int, a, b, c []float32, ldc, rows int, load bool, bias, res []float32, ldr int, lo, hi float32) {
 	var acc [pcMR][pcNR]float32
 	a = a[:k*pcMR]
-	b = b[:k*pcNR]
+	b = b[:(k-1)*pcNR+nr]
 	for p := 0; p < k; p++ {
 		ap := a[p*pcMR:][:pcMR]
-		bp := b[p*pcNR:][:pcNR]
+		bp := b[p*pcNR:][:nr]
 		for i, av := range ap {
 			for jj, bv := range bp {
 				acc[i][jj] += av * bv
@@ -543,8 +559,8 @@ func pcKernelGo(k int, a, b, c []float32, ldc, rows int, load bool, bias, res []
 		}
 	}
 	for i := 0; i < rows; i++ {
-		cr := c[i*ldc:][:pcNR]
-		rr := res[i*ldr:][:pcNR]
+		cr := c[i*ldc:][:nr]
+		rr := res[i*ldr:][:nr]
 		for jj := range cr {
 			v := acc[i][jj]
 			if load {

@@ -9,6 +9,11 @@ package kernels
 //go:noescape
 func pconvKernel6x16AVX2(k int, a, b, c *float32, ldc, rows, load int, bias, res *float32, ldr int, lo, hi float32)
 
+// pconvKernel6x8AVX2 is pconvKernel6x16AVX2's first 8 columns.
+//
+//go:noescape
+func pconvKernel6x8AVX2(k int, a, b, c *float32, ldc, rows, load int, bias, res *float32, ldr int, lo, hi float32)
+
 // pconvPack16AVX2 is pcPackGo (see pconv.go) for nc, ntap, nseg >= 1:
 // each segment is copied with two (masked) 8-float loads and two full
 // stores, the segments of a row in order, so a segment's zero tail is
@@ -29,17 +34,24 @@ func pcAsmKernels() *pcKernels {
 
 var pcAVX2 = &pcKernels{name: "avx2", kernel: pcKernelAVX2, pack: pcPackAVX2}
 
-func pcKernelAVX2(k int, a, b, c []float32, ldc, rows int, load bool, bias, res []float32, ldr int, lo, hi float32) {
+func pcKernelAVX2(nr, k int, a, b, c []float32, ldc, rows int, load bool, bias, res []float32, ldr int, lo, hi float32) {
 	_ = a[k*pcMR-1]
-	_ = b[k*pcNR-1]
-	_ = c[(rows-1)*ldc+pcNR-1]
+	_ = b[(k-1)*pcNR+nr-1]
+	_ = c[(rows-1)*ldc+nr-1]
 	_ = bias[rows-1]
-	_ = res[(rows-1)*ldr+pcNR-1]
+	_ = res[(rows-1)*ldr+nr-1]
 	l := 0
 	if load {
 		l = 1
 	}
-	pconvKernel6x16AVX2(k, &a[0], &b[0], &c[0], ldc, rows, l, &bias[0], &res[0], ldr, lo, hi)
+	if nr == pcNR {
+		pconvKernel6x16AVX2(k, &a[0], &b[0], &c[0], ldc, rows, l, &bias[0], &res[0], ldr, lo, hi)
+		return
+	}
+	if nr != pcNR/2 {
+		panic("kernels: packed conv: kernel width must be 16 or 8")
+	}
+	pconvKernel6x8AVX2(k, &a[0], &b[0], &c[0], ldc, rows, l, &bias[0], &res[0], ldr, lo, hi)
 }
 
 func pcPackAVX2(nc, ntap, cs int, tap []int32, src []float32, segs []pcSeg, dst []float32) {

@@ -190,6 +190,135 @@ done:
 	VZEROUPPER
 	RET
 
+// One k step of the 6x8 kernel: B row of 8 at BX+boff (rows 16 apart).
+#define KSTEP8(boff, aoff) \
+	VMOVUPS      boff(BX), Y12        \
+	VBROADCASTSS aoff(AX), Y14        \
+	VFMADD231PS  Y12, Y14, Y0         \
+	VBROADCASTSS (aoff+4)(AX), Y15    \
+	VFMADD231PS  Y12, Y15, Y1         \
+	VBROADCASTSS (aoff+8)(AX), Y14    \
+	VFMADD231PS  Y12, Y14, Y2         \
+	VBROADCASTSS (aoff+12)(AX), Y15   \
+	VFMADD231PS  Y12, Y15, Y3         \
+	VBROADCASTSS (aoff+16)(AX), Y14   \
+	VFMADD231PS  Y12, Y14, Y4         \
+	VBROADCASTSS (aoff+20)(AX), Y15   \
+	VFMADD231PS  Y12, Y15, Y5
+
+#define LOADROW8(ya) \
+	VADDPS (DI), ya, ya
+
+#define EPIROW8(ya) \
+	VBROADCASTSS (R10), Y12 \
+	VADDPS       Y12, ya, ya \
+	VADDPS       (R11), ya, ya \
+	VMAXPS       ya, Y13, ya \
+	VMINPS       ya, Y14, ya \
+	VMOVUPS      ya, (DI) \
+	ADDQ         $4, R10 \
+	ADDQ         R12, R11 \
+	ADDQ         R8, DI
+
+// func pconvKernel6x8AVX2(k int, a, b, c *float32, ldc, rows, load int, bias, res *float32, ldr int, lo, hi float32)
+//
+// The first 8 columns of pconvKernel6x16AVX2, for a last panel of at most
+// 8 columns (B rows still 16 floats apart).
+TEXT ·pconvKernel6x8AVX2(SB), NOSPLIT, $0-88
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), AX
+	MOVQ b+16(FP), BX
+	MOVQ c+24(FP), DI
+	MOVQ ldc+32(FP), R8
+	SHLQ $2, R8
+	MOVQ rows+40(FP), R9
+	MOVQ bias+56(FP), R10
+	MOVQ res+64(FP), R11
+	MOVQ ldr+72(FP), R12
+	SHLQ $2, R12
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	MOVQ CX, DX
+	SHRQ $2, DX
+	JZ   tail8
+
+loop48:
+	KSTEP8(0, 0)
+	KSTEP8(64, 24)
+	KSTEP8(128, 48)
+	KSTEP8(192, 72)
+	ADDQ $256, BX
+	ADDQ $96, AX
+	DECQ DX
+	JNZ  loop48
+
+tail8:
+	ANDQ $3, CX
+	JZ   epi8
+
+loop18:
+	KSTEP8(0, 0)
+	ADDQ $64, BX
+	ADDQ $24, AX
+	DECQ CX
+	JNZ  loop18
+
+epi8:
+	VBROADCASTSS lo+80(FP), Y13
+	VBROADCASTSS hi+84(FP), Y14
+	MOVQ         load+48(FP), DX
+	TESTQ        DX, DX
+	JZ           store8
+	LOADROW8(Y0)
+	EPIROW8(Y0)
+	CMPQ R9, $1
+	JEQ  done8
+	LOADROW8(Y1)
+	EPIROW8(Y1)
+	CMPQ R9, $2
+	JEQ  done8
+	LOADROW8(Y2)
+	EPIROW8(Y2)
+	CMPQ R9, $3
+	JEQ  done8
+	LOADROW8(Y3)
+	EPIROW8(Y3)
+	CMPQ R9, $4
+	JEQ  done8
+	LOADROW8(Y4)
+	EPIROW8(Y4)
+	CMPQ R9, $5
+	JEQ  done8
+	LOADROW8(Y5)
+	EPIROW8(Y5)
+	JMP  done8
+
+store8:
+	EPIROW8(Y0)
+	CMPQ R9, $1
+	JEQ  done8
+	EPIROW8(Y1)
+	CMPQ R9, $2
+	JEQ  done8
+	EPIROW8(Y2)
+	CMPQ R9, $3
+	JEQ  done8
+	EPIROW8(Y3)
+	CMPQ R9, $4
+	JEQ  done8
+	EPIROW8(Y4)
+	CMPQ R9, $5
+	JEQ  done8
+	EPIROW8(Y5)
+
+done8:
+	VZEROUPPER
+	RET
+
 // func pconvPack16AVX2(nc, ntap, cs int, tap *int32, src *float32, segs *pcSeg, nseg int, dst *float32)
 TEXT ·pconvPack16AVX2(SB), NOSPLIT, $0-64
 	MOVQ nc+0(FP), CX

@@ -207,20 +207,22 @@ func TestPackedConvKernelsMatchGo(t *testing.T) {
 		b := convRand(rng, k*pcNR)
 		bias := convRand(rng, pcMR)
 		for rows := 1; rows <= pcMR; rows++ {
-			for _, load := range []bool{false, true} {
-				for _, cl := range [][2]float32{{float32(math.Inf(-1)), float32(math.Inf(1))}, {0, 6}} {
-					ldc, ldr := 21, 19
-					c0 := convRand(rng, pcMR*ldc)
-					c0[3] = float32(math.NaN()) // passes through the clamp
-					res := convRand(rng, pcMR*ldr)
-					cg := append([]float32(nil), c0...)
-					ca := append([]float32(nil), c0...)
-					pcKernelGo(k, a, b, cg, ldc, rows, load, bias, res, ldr, cl[0], cl[1])
-					asm.kernel(k, a, b, ca, ldc, rows, load, bias, res, ldr, cl[0], cl[1])
-					for i := range cg {
-						d := math.Abs(float64(cg[i] - ca[i]))
-						if d > 1e-5*math.Max(1, math.Abs(float64(cg[i]))) || math.IsNaN(float64(cg[i])) != math.IsNaN(float64(ca[i])) {
-							t.Fatalf("k %d rows %d load %v clamp %v: c[%d] = %g, Go %g", k, rows, load, cl, i, ca[i], cg[i])
+			for _, nr := range []int{pcNR, pcNR / 2} {
+				for _, load := range []bool{false, true} {
+					for _, cl := range [][2]float32{{float32(math.Inf(-1)), float32(math.Inf(1))}, {0, 6}} {
+						ldc, ldr := 21, 19
+						c0 := convRand(rng, pcMR*ldc)
+						c0[3] = float32(math.NaN()) // passes through the clamp
+						res := convRand(rng, pcMR*ldr)
+						cg := append([]float32(nil), c0...)
+						ca := append([]float32(nil), c0...)
+						pcKernelGo(nr, k, a, b, cg, ldc, rows, load, bias, res, ldr, cl[0], cl[1])
+						asm.kernel(nr, k, a, b, ca, ldc, rows, load, bias, res, ldr, cl[0], cl[1])
+						for i := range cg {
+							d := math.Abs(float64(cg[i] - ca[i]))
+							if d > 1e-5*math.Max(1, math.Abs(float64(cg[i]))) || math.IsNaN(float64(cg[i])) != math.IsNaN(float64(ca[i])) {
+								t.Fatalf("nr %d k %d rows %d load %v clamp %v: c[%d] = %g, Go %g", nr, k, rows, load, cl, i, ca[i], cg[i])
+							}
 						}
 					}
 				}

@@ -1,0 +1,97 @@
+//go:build !noasm
+
+package kernels
+
+import "math"
+
+// The AVX2 row kernels; each is its Go twin in rows.go over n >= 1
+// floats (or groups of 8 outputs for the pooling rows, the caller doing
+// the rest).
+
+//go:noescape
+func affineRowAVX2(dst, src *float32, n int, scale, shift, lo, hi float32)
+
+//go:noescape
+func maxRowAVX2(dst, a, b *float32, n int)
+
+// maxRowS2AVX2 computes 8*groups outputs of maxRowS2Go, reading src[0 :
+// 16*groups] (kw = 2) or src[0 : 16*groups+2] (kw = 3).
+//
+//go:noescape
+func maxRowS2AVX2(dst, src *float32, groups, kw int)
+
+// avgRow2x2AVX2 computes 8*groups outputs of avgRow2x2Go.
+//
+//go:noescape
+func avgRow2x2AVX2(dst, a, b *float32, groups int)
+
+func rowAsmKernels() *rowKernels {
+	if !cpuAVX2FMA {
+		return nil
+	}
+	return rowAVX2
+}
+
+var rowAVX2 = &rowKernels{name: "avx2", affine: affineRowAVX2Go, max2: maxRowAVX2Go, maxS2: maxRowS2AVX2Go, avg2x2: avgRow2x2AVX2Go}
+
+func affineRowAVX2Go(dst, src []float32, scale, shift, lo, hi float32) {
+	n := len(dst)
+	if n == 0 {
+		return
+	}
+	_ = src[n-1]
+	affineRowAVX2(&dst[0], &src[0], n, scale, shift, lo, hi)
+}
+
+func maxRowAVX2Go(dst, a, b []float32) {
+	n := len(dst)
+	if n == 0 {
+		return
+	}
+	_, _ = a[n-1], b[n-1]
+	maxRowAVX2(&dst[0], &a[0], &b[0], n)
+}
+
+func maxRowS2AVX2Go(dst, src []float32, kw int) {
+	n := len(dst)
+	// Groups whose loads stay inside src (2n+kw-2 floats): the last
+	// group's loads reach 2o+15, and 2o+17 for kw = 3.
+	groups := n / 8
+	if kw == 3 {
+		groups = (n - 1) / 8
+	}
+	if groups > 0 {
+		_ = src[16*groups+2*(kw-2)-1]
+		_ = dst[8*groups-1]
+		maxRowS2AVX2(&dst[0], &src[0], groups, kw)
+	}
+	if rem := n - 8*groups; rem > 0 {
+		// The rest as one more group, from a copy padded with -Inf.
+		var in [18]float32
+		var out [8]float32
+		k := copy(in[:], src[16*groups:])
+		for i := k; i < len(in); i++ {
+			in[i] = float32(math.Inf(-1))
+		}
+		maxRowS2AVX2(&out[0], &in[0], 1, kw)
+		copy(dst[8*groups:], out[:rem])
+	}
+}
+
+func avgRow2x2AVX2Go(dst, a, b []float32) {
+	n := len(dst)
+	groups := n / 8
+	if groups > 0 {
+		_, _ = a[16*groups-1], b[16*groups-1]
+		_ = dst[8*groups-1]
+		avgRow2x2AVX2(&dst[0], &a[0], &b[0], groups)
+	}
+	if rem := n - 8*groups; rem > 0 {
+		var ta, tb [16]float32
+		var out [8]float32
+		copy(ta[:], a[16*groups:])
+		copy(tb[:], b[16*groups:])
+		avgRow2x2AVX2(&out[0], &ta[0], &tb[0], 1)
+		copy(dst[8*groups:], out[:rem])
+	}
+}

@@ -1,0 +1,220 @@
+//go:build !noasm
+
+#include "textflag.h"
+
+// Row kernels, AVX2 + FMA; see rows.go and rows_amd64.go.
+
+DATA rowQuarter<>+0(SB)/4, $0x3e800000
+GLOBL rowQuarter<>(SB), RODATA|NOPTR, $4
+
+// func affineRowAVX2(dst, src *float32, n int, scale, shift, lo, hi float32)
+//
+// The clamps keep the value as VMAXPS/VMINPS's second source, the one
+// they return for NaN.
+TEXT ·affineRowAVX2(SB), NOSPLIT, $0-40
+	MOVQ         dst+0(FP), DI
+	MOVQ         src+8(FP), SI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSS scale+24(FP), Y0
+	VBROADCASTSS shift+28(FP), Y1
+	VBROADCASTSS lo+32(FP), Y2
+	VBROADCASTSS hi+36(FP), Y3
+
+aff32:
+	CMPQ        CX, $32
+	JLT         aff8
+	VMOVUPS     (SI), Y4
+	VMOVUPS     32(SI), Y5
+	VMOVUPS     64(SI), Y6
+	VMOVUPS     96(SI), Y7
+	VFMADD213PS Y1, Y0, Y4
+	VFMADD213PS Y1, Y0, Y5
+	VFMADD213PS Y1, Y0, Y6
+	VFMADD213PS Y1, Y0, Y7
+	VMAXPS      Y4, Y2, Y4
+	VMAXPS      Y5, Y2, Y5
+	VMAXPS      Y6, Y2, Y6
+	VMAXPS      Y7, Y2, Y7
+	VMINPS      Y4, Y3, Y4
+	VMINPS      Y5, Y3, Y5
+	VMINPS      Y6, Y3, Y6
+	VMINPS      Y7, Y3, Y7
+	VMOVUPS     Y4, (DI)
+	VMOVUPS     Y5, 32(DI)
+	VMOVUPS     Y6, 64(DI)
+	VMOVUPS     Y7, 96(DI)
+	ADDQ        $128, SI
+	ADDQ        $128, DI
+	SUBQ        $32, CX
+	JMP         aff32
+
+aff8:
+	CMPQ        CX, $8
+	JLT         aff1
+	VMOVUPS     (SI), Y4
+	VFMADD213PS Y1, Y0, Y4
+	VMAXPS      Y4, Y2, Y4
+	VMINPS      Y4, Y3, Y4
+	VMOVUPS     Y4, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	SUBQ        $8, CX
+	JMP         aff8
+
+aff1:
+	TESTQ       CX, CX
+	JZ          affdone
+	VMOVSS      (SI), X4
+	VFMADD213SS X1, X0, X4
+	VMAXSS      X4, X2, X4
+	VMINSS      X4, X3, X4
+	VMOVSS      X4, (DI)
+	ADDQ        $4, SI
+	ADDQ        $4, DI
+	DECQ        CX
+	JMP         aff1
+
+affdone:
+	VZEROUPPER
+	RET
+
+// NaN-propagating max of ya and yb into yr (yr may be ya or yb; yt is a
+// temporary): VMAXPS returns its second source, ya, when either is NaN,
+// and the unordered mask (all ones, itself a NaN) is ORed in for yb.
+#define NANMAX(ya, yb, yr, yt) \
+	VCMPPS $3, yb, ya, yt \
+	VMAXPS ya, yb, yr     \
+	VORPS  yt, yr, yr
+
+// func maxRowAVX2(dst, a, b *float32, n int)
+TEXT ·maxRowAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+
+max16:
+	CMPQ    CX, $16
+	JLT     max8
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS (DX), Y2
+	VMOVUPS 32(DX), Y3
+	NANMAX(Y0, Y2, Y0, Y4)
+	NANMAX(Y1, Y3, Y1, Y5)
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ    $64, SI
+	ADDQ    $64, DX
+	ADDQ    $64, DI
+	SUBQ    $16, CX
+	JMP     max16
+
+max8:
+	CMPQ    CX, $8
+	JLT     max1
+	VMOVUPS (SI), Y0
+	VMOVUPS (DX), Y2
+	NANMAX(Y0, Y2, Y0, Y4)
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+
+max1:
+	TESTQ   CX, CX
+	JZ      maxdone
+	VMOVSS  (SI), X0
+	VMOVSS  (DX), X2
+	VCMPSS  $3, X2, X0, X4
+	VMAXSS  X0, X2, X0
+	VORPS   X4, X0, X0
+	VMOVSS  X0, (DI)
+	ADDQ    $4, SI
+	ADDQ    $4, DX
+	ADDQ    $4, DI
+	DECQ    CX
+	JMP     max1
+
+maxdone:
+	VZEROUPPER
+	RET
+
+// func maxRowS2AVX2(dst, src *float32, groups, kw int)
+//
+// Per 8 outputs: A, B = src[2o : 2o+16]; the even lanes (VSHUFPS $0x88)
+// and odd lanes ($0xDD) of the pair, interleaved by 128-bit halves, and
+// for kw = 3 the even lanes of src[2o+2 : 2o+18]; their maximum, put in
+// order by VPERMPD $0xD8.
+TEXT ·maxRowS2AVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ groups+16(FP), CX
+	MOVQ kw+24(FP), DX
+	CMPQ DX, $3
+	JEQ  s2k3
+
+s2k2:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VSHUFPS $0x88, Y1, Y0, Y2
+	VSHUFPS $0xDD, Y1, Y0, Y3
+	NANMAX(Y2, Y3, Y2, Y4)
+	VPERMPD $0xD8, Y2, Y2
+	VMOVUPS Y2, (DI)
+	ADDQ    $64, SI
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     s2k2
+	VZEROUPPER
+	RET
+
+s2k3:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 8(SI), Y5
+	VMOVUPS 40(SI), Y6
+	VSHUFPS $0x88, Y1, Y0, Y2
+	VSHUFPS $0xDD, Y1, Y0, Y3
+	VSHUFPS $0x88, Y6, Y5, Y7
+	NANMAX(Y2, Y3, Y2, Y4)
+	NANMAX(Y2, Y7, Y2, Y4)
+	VPERMPD $0xD8, Y2, Y2
+	VMOVUPS Y2, (DI)
+	ADDQ    $64, SI
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     s2k3
+	VZEROUPPER
+	RET
+
+// func avgRow2x2AVX2(dst, a, b *float32, groups int)
+//
+// (a0+a1) + (b0+b1) per output, as avgRow2x2Tail: the row pair sums by
+// VHADDPS (adjacent lanes, interleaved by 128-bit halves), then VPERMPD.
+TEXT ·avgRow2x2AVX2(SB), NOSPLIT, $0-32
+	MOVQ         dst+0(FP), DI
+	MOVQ         a+8(FP), SI
+	MOVQ         b+16(FP), DX
+	MOVQ         groups+24(FP), CX
+	VBROADCASTSS rowQuarter<>(SB), Y7
+
+avg:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS (DX), Y2
+	VMOVUPS 32(DX), Y3
+	VHADDPS Y1, Y0, Y0
+	VHADDPS Y3, Y2, Y2
+	VADDPS  Y2, Y0, Y0
+	VMULPS  Y7, Y0, Y0
+	VPERMPD $0xD8, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $64, SI
+	ADDQ    $64, DX
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     avg
+	VZEROUPPER
+	RET
