@@ -1,7 +1,6 @@
 package train
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -61,53 +60,15 @@ type checkpointState struct {
 // metrics file, to inject failures.
 var writeHook func(path string, w io.Writer) io.Writer
 
-// writeFileAtomic writes path through a temporary file in the same
-// directory: write, flush, fsync, close, rename, then sync the directory.
-// On failure the temporary file is removed and path is untouched.
-func writeFileAtomic(path string, write func(w io.Writer) error) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
+// writeFileAtomic is weights.WriteFileAtomic with the test hook in the
+// write path.
+func writeFileAtomic(path string, write func(w io.Writer) error) error {
+	return weights.WriteFileAtomic(path, func(w io.Writer) error {
+		if writeHook != nil {
+			w = writeHook(path, w)
 		}
-	}()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	var w io.Writer = bw
-	if writeHook != nil {
-		w = writeHook(path, bw)
-	}
-	if err = write(w); err != nil {
-		return err
-	}
-	if err = bw.Flush(); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync() // not every file system can sync a directory
-		d.Close()
-	}
-	return nil
+		return write(w)
+	})
 }
 
 // modelStateDict copies m's state_dict entries (not the tensors) into a

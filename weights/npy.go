@@ -349,7 +349,7 @@ func (p *pyLit) intTuple() ([]int64, error) {
 // float32 (version 2.0 if the header needs it), atomically (temporary file,
 // sync, rename).
 func SaveNpy(path string, t *tensor.Tensor) error {
-	if err := writeAtomic(path, func(w io.Writer) error { return WriteNpy(w, t) }); err != nil {
+	if err := WriteFileAtomic(path, func(w io.Writer) error { return WriteNpy(w, t) }); err != nil {
 		return fmt.Errorf("npy: save %s: %w", path, err)
 	}
 	return nil

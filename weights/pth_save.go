@@ -20,7 +20,7 @@ func SavePth(path string, sd *StateDict) error {
 	if err := sd.Validate(); err != nil {
 		return fmt.Errorf("pth: save %s: %w", path, err)
 	}
-	if err := writeAtomic(path, func(w io.Writer) error { return writePth(w, sd) }); err != nil {
+	if err := WriteFileAtomic(path, func(w io.Writer) error { return writePth(w, sd) }); err != nil {
 		return fmt.Errorf("pth: save %s: %w", path, err)
 	}
 	return nil

@@ -257,7 +257,7 @@ func SaveSafetensors(path string, sd *StateDict, metadata map[string]string) err
 	if err := sd.Validate(); err != nil {
 		return fmt.Errorf("safetensors: save %s: %w", path, err)
 	}
-	err := writeAtomic(path, func(w io.Writer) error { return writeSafetensors(w, sd, metadata) })
+	err := WriteFileAtomic(path, func(w io.Writer) error { return writeSafetensors(w, sd, metadata) })
 	if err != nil {
 		return fmt.Errorf("safetensors: save %s: %w", path, err)
 	}

@@ -257,10 +257,11 @@ func guard(err *error, prefix string) {
 	}
 }
 
-// writeAtomic writes a file through write into a temporary file in the same
-// directory, syncs it and renames it over path, so that readers never see a
-// partial file.
-func writeAtomic(path string, write func(w io.Writer) error) (err error) {
+// WriteFileAtomic writes a file through write into a temporary file in the
+// same directory, flushes and syncs it, renames it over path and syncs the
+// directory, so that readers never see a partial file and a failure leaves
+// path untouched. Checkpoints, plots and metrics use it too.
+func WriteFileAtomic(path string, write func(w io.Writer) error) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."

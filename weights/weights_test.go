@@ -213,7 +213,7 @@ func TestWriteAtomicLeavesNoTempOnError(t *testing.T) {
 		t.Fatal(err)
 	}
 	boom := errors.New("boom")
-	if err := writeAtomic(p, func(w io.Writer) error { return boom }); !errors.Is(err, boom) {
+	if err := WriteFileAtomic(p, func(w io.Writer) error { return boom }); !errors.Is(err, boom) {
 		t.Fatalf("got %v", err)
 	}
 	b, _ := os.ReadFile(p)
