@@ -3,10 +3,12 @@
 // rewrites it (BatchNorm folded into the convolution before it; bias,
 // ReLU/ReLU6 and a residual Add fused into the convolution's output stage;
 // concatenations without copies; views for reshapes and slices), each
-// convolution given an algorithm for its shape, and every activation and
-// workspace assigned a place in one preplanned arena, so that running the
-// plan allocates nothing and spreads its work over kernels' persistent
-// worker pool.
+// convolution given an algorithm for its shape (timed on the machine where
+// it is close: tune.go), and every activation and workspace assigned a
+// place in one preplanned arena, so that running the plan allocates
+// nothing and spreads its work over kernels' persistent worker pool: a
+// layer's work split across the workers, or, for a batch, passes of a few
+// images each running on a worker of its own (SubBatch).
 package infer
 
 import (
@@ -102,7 +104,9 @@ func (r *passRun) fail(err error) { r.err.CompareAndSwap(nil, &err) }
 // inference plan. m is switched to evaluation mode (nn.SetTraining(m,
 // false)) and must have its weights (materialised or loaded). The plan keeps
 // references to the weights it does not transform: compile again after
-// changing them.
+// changing them. Compiling times some layers' candidate algorithms (about
+// 0.1 s per measured shape, remembered for the process; NoMeasure turns
+// that off).
 func Compile(m nn.Module, input []int, opts ...Option) (*Plan, error) {
 	cfg := config{fuse: true, winograd: true, fastDW: true, measure: true}
 	for _, o := range opts {

@@ -47,8 +47,13 @@ import (
 // transformed weight.
 const measureBelow = 28 * 28
 
-// tuneBudget bounds the time spent timing one shape's candidates.
-const tuneBudget = 100 * time.Millisecond
+// tuneBudget bounds the time spent timing one shape's candidates once
+// each has been timed twice (after a warm-up run), in at most tuneRounds
+// rounds.
+const (
+	tuneBudget = 100 * time.Millisecond
+	tuneRounds = 8
+)
 
 type tuneKey struct {
 	p            kernels.ConvParams
@@ -167,7 +172,7 @@ func (c *compiler) measureTile(s *convStep) (int, *winograd, *kernels.PackedConv
 	}
 	start := time.Now()
 	live := cands
-	for round := 0; round < 6 && len(live) > 1; round++ {
+	for round := 0; round < tuneRounds && len(live) > 1; round++ {
 		for _, cd := range live {
 			t := time.Now()
 			cd.st.run()
@@ -175,27 +180,23 @@ func (c *compiler) measureTile(s *convStep) (int, *winograd, *kernels.PackedConv
 				cd.best = min(cd.best, d)
 			}
 		}
-		if round == 0 {
+		// Candidates drop out, and timing stops, only once each has its
+		// best of two runs: on a busy machine one run can take 3x as long.
+		if round < 2 {
 			continue
 		}
 		best := live[0].best
 		for _, cd := range live {
 			best = min(best, cd.best)
 		}
-		// Drop what is clearly slower (after one timing, only what is far
-		// behind); stop when out of time.
-		slack := 1.25
-		if round == 1 {
-			slack = 1.6
-		}
 		var keep []*cand
 		for _, cd := range live {
-			if float64(cd.best) <= slack*float64(best) {
+			if float64(cd.best) <= 1.3*float64(best) {
 				keep = append(keep, cd)
 			}
 		}
 		live = keep
-		if round >= 2 && time.Since(start) > tuneBudget {
+		if time.Since(start) > tuneBudget {
 			break
 		}
 	}
@@ -240,11 +241,17 @@ func (c *compiler) measureTile(s *convStep) (int, *winograd, *kernels.PackedConv
 //     75.9 against 66.5 (2).
 //
 // Every pass streams the weights again, which costs little for these
-// small models, and for the big ones (ResNet-18/50, VGG-16: 47-553 MB of
+// small models. For bigger ones (ResNet-18 and -50: 47 and 102 MB of
 // weights) the passes are as large as the workers allow (batch/workers
-// images): the weights stream once per worker.
+// images), so the weights stream once per worker; that was as fast as
+// one pass or a little faster (quiet Xeon, batch 16: ResNet-50 804
+// against 828 ms, ResNet-18 237 against 243). VGG-16's 553 MB (its
+// Winograd weights 4x its convolutions') are better streamed once: 1267
+// ms in one pass against 1455 in two, so from subBatchOneWeights up the
+// batch runs in one pass, its layers split across the workers.
 const (
 	subBatchMaxWeights = 40 << 20
+	subBatchOneWeights = 200 << 20
 	subBatchArena      = 16 << 20
 )
 
@@ -266,7 +273,11 @@ func chooseSubBatch(m nn.Module, input []int, cfg config) (int, *Plan, error) {
 		}
 		return best
 	}
-	if 4*nn.CountParams(m) > subBatchMaxWeights {
+	weights := 4 * nn.CountParams(m)
+	if weights >= subBatchOneWeights {
+		return n, nil, nil
+	}
+	if weights > subBatchMaxWeights {
 		if b := largest(func(b int) bool { return n/b >= w }); b > 0 {
 			return b, nil, nil
 		}

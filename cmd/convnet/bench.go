@@ -55,7 +55,7 @@ type benchResult struct {
 func newBenchCmd() *cobra.Command {
 	var (
 		format, input, weightsFile string
-		batch, threads             int
+		batch, threads, subBatch   int
 		warmup, runs               int
 		seed                       uint64
 		showPlan                   bool
@@ -117,7 +117,7 @@ model's own resolution.`,
 				return fmt.Errorf("%s on input %v: %w", name, shape, err)
 			}
 			t0 := time.Now()
-			plan, err := infer.Compile(m, shape)
+			plan, err := infer.Compile(m, shape, infer.SubBatch(subBatch))
 			if err != nil {
 				return err
 			}
@@ -169,6 +169,7 @@ model's own resolution.`,
 	f.Uint64Var(&seed, "seed", 1, "seed of the random weights and input")
 	f.StringVar(&weightsFile, "weights", "", "state dict to load (.pth or .safetensors)")
 	f.BoolVar(&showPlan, "plan", false, "print the compiled plan's steps to stderr")
+	f.IntVar(&subBatch, "sub-batch", 0, "images per pass (a divisor of --batch; the passes run on all workers at once); 0 chooses")
 	return cmd
 }
 

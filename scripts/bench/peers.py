@@ -26,14 +26,20 @@ ENGINES = ("convnet", "onnxruntime", "pytorch")
 def record(a):
     text = sys.stdin.read()
     obj = None
-    for line in reversed(text.splitlines()):
-        line = line.strip()
+    lines = text.splitlines()
+    for i in reversed(range(len(lines))):
+        line = lines[i].strip()
         if line.startswith("{"):
-            try:
-                obj = json.loads(line)
+            # One JSON line, or an indented object from here to the end
+            # (convnet bench --format json).
+            for candidate in (line, "\n".join(lines[i:])):
+                try:
+                    obj = json.loads(candidate)
+                    break
+                except ValueError:
+                    continue
+            if obj is not None:
                 break
-            except ValueError:
-                continue
     base = {"engine": a.engine, "model": a.model, "batch": a.batch, "threads": a.threads}
     if a.status != 0 or not isinstance(obj, dict) or "ms_median" not in obj:
         tail = " ".join(text.split())[-300:]
