@@ -466,11 +466,18 @@ func TestNoAllocs(t *testing.T) {
 				if _, err := p.Run(x); err != nil {
 					t.Fatal(err)
 				}
-				return testing.AllocsPerRun(3, func() {
-					if _, err := p.Run(x); err != nil {
-						t.Fatal(err)
-					}
-				})
+				// The kernels keep scratch in sync.Pools, which a garbage
+				// collection may empty mid-measurement; a steady-state
+				// allocation shows in every attempt, so take the fewest.
+				least := math.Inf(1)
+				for try := 0; try < 3 && least > 0; try++ {
+					least = math.Min(least, testing.AllocsPerRun(3, func() {
+						if _, err := p.Run(x); err != nil {
+							t.Fatal(err)
+						}
+					}))
+				}
+				return least
 			}
 			func() {
 				defer func(a func(bool, bool, int, int, int, float32, []float32, int, []float32, int, float32, []float32, int)) {
