@@ -113,7 +113,7 @@ fi
 
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/machine.txt"
 
-/usr/bin/python3 - "$OUT" <<'EOF' | tee "$OUT/summary.md"
+IMAGES=$LIMIT /usr/bin/python3 - "$OUT" <<'EOF' | tee "$OUT/summary.md"
 import json, os, re, sys
 out = sys.argv[1]
 
@@ -128,22 +128,37 @@ def rss_mb(p):
     m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(p).read())
     return int(m.group(1)) / 1024 if m else None
 
-def row(name, ms, rss):
+def cpu_s(p):
+    if not os.path.exists(p):
+        return None
+    t = open(p).read()
+    u = re.search(r"User time \(seconds\): ([\d.]+)", t)
+    s = re.search(r"System time \(seconds\): ([\d.]+)", t)
+    return float(u.group(1)) + float(s.group(1)) if u and s else None
+
+def row(name, ms, timefile, images):
     ms = [m for m in ms if "epoch" in m]
     if not ms:
-        return f"| {name} | - | - | - | - |"
+        return f"| {name} | - | - | - | - | - |"
     acc = 100 * (1 - ms[-1]["test_err"])
     spe = sum(m["seconds"] for m in ms) / len(ms)
-    ips = sum(m["img_per_s"] for m in ms) / len(ms)
+    # images over the summed training time (a mean of per-epoch rates
+    # would overweight fast epochs)
+    ips = images * len(ms) / sum(images / m["img_per_s"] for m in ms)
+    rss, cpu = rss_mb(timefile), cpu_s(timefile)
     r = f"{rss:.0f}" if rss else "-"
-    return f"| {name} | {acc:.2f}% | {spe:.1f} | {ips:.0f} | {r} |"
+    c = f"{cpu:.0f}" if cpu else "-"
+    return f"| {name} | {acc:.2f}% | {spe:.1f} | {ips:.0f} | {c} | {r} |"
 
 print(open(os.path.join(out, "machine.txt")).read())
 print("resnet20, full Fashion-MNIST, one-cycle, SGD+Nesterov, batch 128, flip + pad-crop\n")
-print("| | test accuracy | s/epoch | train img/s | peak RSS (MB) |")
-print("|---|---|---|---|---|")
-print(row("convnet", jsonl(os.path.join(out, "go-run", "metrics.jsonl")), rss_mb(os.path.join(out, "go.time"))))
-print(row("PyTorch 1.13", jsonl(os.path.join(out, "torch.jsonl")), rss_mb(os.path.join(out, "torch.time"))))
+# training images per epoch: LIMIT, or the full Fashion-MNIST's 60000
+go = jsonl(os.path.join(out, "go-run", "metrics.jsonl"))
+images = int(os.environ.get("IMAGES", "0")) or 60000
+print("| | test accuracy | s/epoch | train img/s | CPU s (user+sys) | peak RSS (MB) |")
+print("|---|---|---|---|---|---|")
+print(row("convnet", go, os.path.join(out, "go.time"), images))
+print(row("PyTorch 1.13", jsonl(os.path.join(out, "torch.jsonl")), os.path.join(out, "torch.time"), images))
 print()
 print("| peak RSS (MB), a few training steps | convnet | PyTorch |")
 print("|---|---|---|")
