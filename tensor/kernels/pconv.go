@@ -97,12 +97,13 @@ type PackedConv struct {
 // pcKernels is one implementation of the inner loops.
 type pcKernels struct {
 	name string
-	// kernel computes a 6 x nr tile (nr = 16, or 8 for a narrow last
-	// panel) over k >= 1 steps from a packed A panel (a[p*6+i]) and B
-	// panel (b[p*16+j]) and stores rows 0..rows-1 of c (row stride ldc):
-	// c = clamp(acc [+ c if load] + bias[i] + res[i*ldr+j], lo, hi). bias
-	// has 6 values, res nr per row read.
-	kernel func(nr, k int, a, b, c []float32, ldc, rows int, load bool, bias, res []float32, ldr int, lo, hi float32)
+	// kernel computes np tiles of 6 x nr (nr = 16, or 8 for a narrow last
+	// panel), each over k >= 1 steps from a packed A panel (a[p*6+i],
+	// panel t at a[t*k*6:]) and the B panel (b[p*16+j]), and stores rows
+	// 0..rows-1 of c (row stride ldc; rows = 6*(np-1) + rowsLast):
+	// c = clamp(acc [+ c if load] + bias[i] + res[i*ldr+j], lo, hi), bias
+	// and res read for those rows only (res nr floats per row).
+	kernel func(nr, k, np int, a, b, c []float32, ldc, rowsLast int, load bool, bias, res []float32, ldr int, lo, hi float32)
 	// pack packs nc channels of ntap taps each (channel c at src[c*cs:],
 	// tap t at tap[t] from it) into nc*ntap rows of 16: row r column
 	// s.dst+i = row base [s.src+i] for every segment s, i < s.n; columns
@@ -440,7 +441,10 @@ func (j *pcJob) slot(lo, hi int) {
 	}
 }
 
-var pcZeros [pcNR]float32
+// pcZeros stands in for the bias and the residual before the last k
+// block (the residual with row stride 0): the bias of up to a row block of
+// pcMC rows.
+var pcZeros [512]float32
 
 // task computes output channels [r0, r1) of one group and columns
 // [j0, j1) of one image.
@@ -495,47 +499,57 @@ func (j *pcJob) task(t int, bp []float32, tile *pcTile) {
 			}
 			for ic := r0; ic < r1; ic += pcMC {
 				ie := min(ic+pcMC, r1)
+				np := (ie - ic + pcMR - 1) / pcMR
+				rowsLast := ie - ic - (np-1)*pcMR
+				a := pc.a[pc.aOff(g, kb, ic/pcMR):][:np*kcb*pcMR]
+				// The epilogue's bias and residual rows for [ic, ie),
+				// zeros before the last k block.
+				bias := pcZeros[:]
+				if last && j.bias != nil {
+					bias = j.bias[g*pc.coutG+ic:]
+				}
 				for q := 0; q < npan; q++ {
 					col := jc + q*pcNR
 					cols := min(pcNR, j1-col)
 					b := bp[q*kcb*pcNR:][:kcb*pcNR]
-					for ir := ic; ir < ie; ir += pcMR {
-						rows := min(pcMR, ie-ir)
-						a := pc.a[pc.aOff(g, kb, ir/pcMR):][:kcb*pcMR]
-						bias := pcZeros[:pcMR]
-						if last && j.bias != nil {
-							copy(bias6, j.bias[g*pc.coutG+ir:][:rows])
-							bias = bias6
+					res, ldr := pcZeros[:pcNR], 0
+					if last && j.res != nil {
+						res, ldr = j.res[n*j.rl.BS+(g*pc.coutG+ic)*j.rl.CS+col:], j.rl.CS
+					}
+					c := j.y[ybase+ic*ycs+col:]
+					if cols == pcNR {
+						impl.kernel(pcNR, kcb, np, a, b, c, ycs, rowsLast, load, bias, res, ldr, tlo, thi)
+						continue
+					}
+					// A partial panel: each 6-row tile through a 6 x 16
+					// tile, 8 wide where that covers it.
+					nr := pcNR
+					if cols <= pcNR/2 {
+						nr = pcNR / 2
+					}
+					for t := 0; t < np; t++ {
+						rows := pcMR
+						if t == np-1 {
+							rows = rowsLast
 						}
-						res, ldr := pcZeros[:], 0
-						if last && j.res != nil {
-							res, ldr = j.res[n*j.rl.BS+(g*pc.coutG+ir)*j.rl.CS+col:], j.rl.CS
-						}
-						c := j.y[ybase+ir*ycs+col:]
-						nr := pcNR
-						if cols <= pcNR/2 {
-							nr = pcNR / 2
-						}
-						if cols == nr {
-							impl.kernel(nr, kcb, a, b, c, ycs, rows, load, bias, res, ldr, tlo, thi)
-							continue
-						}
-						// A partial panel: through a 6 x 16 tile.
+						ct := c[t*pcMR*ycs:]
 						for r := 0; r < rows; r++ {
 							if load {
-								copy(tmpC[r*pcNR:][:cols], c[r*ycs:][:cols])
+								copy(tmpC[r*pcNR:][:cols], ct[r*ycs:][:cols])
 							}
 							if ldr != 0 {
-								copy(tmpR[r*pcNR:][:cols], res[r*ldr:][:cols])
+								copy(tmpR[r*pcNR:][:cols], res[(t*pcMR+r)*ldr:][:cols])
 							}
 						}
-						tres, tldr := pcZeros[:], 0
+						tres, tldr := pcZeros[:pcNR], 0
 						if ldr != 0 {
 							tres, tldr = tmpR, pcNR
 						}
-						impl.kernel(nr, kcb, a, b, tmpC, pcNR, rows, load, bias, tres, tldr, tlo, thi)
+						tb := bias6
+						copy(tb, bias[t*pcMR:][:rows])
+						impl.kernel(nr, kcb, 1, a[t*kcb*pcMR:], b, tmpC, pcNR, rows, load, tb, tres, tldr, tlo, thi)
 						for r := 0; r < rows; r++ {
-							copy(c[r*ycs:][:cols], tmpC[r*pcNR:][:cols])
+							copy(ct[r*ycs:][:cols], tmpC[r*pcNR:][:cols])
 						}
 					}
 				}
@@ -545,7 +559,18 @@ func (j *pcJob) task(t int, bp []float32, tile *pcTile) {
 }
 
 // pcKernelGo is the pure-Go micro-kernel (see pcKernels.kernel).
-func pcKernelGo(nr, k int, a, b, c []float32, ldc, rows int, load bool, bias, res []float32, ldr int, lo, hi float32) {
+func pcKernelGo(nr, k, np int, a, b, c []float32, ldc, rowsLast int, load bool, bias, res []float32, ldr int, lo, hi float32) {
+	for t := 0; t < np; t++ {
+		rows := pcMR
+		if t == np-1 {
+			rows = rowsLast
+		}
+		pcTileGo(nr, k, a[t*k*pcMR:], b, c[t*pcMR*ldc:], ldc, rows, load, bias[t*pcMR:], res[t*pcMR*ldr:], ldr, lo, hi)
+	}
+}
+
+// pcTileGo is one 6 x nr tile of pcKernelGo.
+func pcTileGo(nr, k int, a, b, c []float32, ldc, rows int, load bool, bias, res []float32, ldr int, lo, hi float32) {
 	var acc [pcMR][pcNR]float32
 	a = a[:k*pcMR]
 	b = b[:(k-1)*pcNR+nr]

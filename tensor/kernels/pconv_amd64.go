@@ -2,12 +2,14 @@
 
 package kernels
 
-// pconvKernel6x16AVX2 is pcKernelGo (see pconv.go) with load as 0 or 1:
-// twelve ymm accumulators over k >= 1 steps, then the rows first rows
-// (1..6) of c are stored through the epilogue.
+// pconvKernel6x16AVX2 is pcKernelGo (see pconv.go) for nr = 16 with load
+// as 0 or 1: per row panel, twelve ymm accumulators over k >= 1 steps,
+// then the panel's rows (6, rowsLast for the last) of c stored through the
+// epilogue. Looping over the panels here rather than in Go matters for
+// small k (MobileNet's 16-channel layers: 16 steps per tile).
 //
 //go:noescape
-func pconvKernel6x16AVX2(k int, a, b, c *float32, ldc, rows, load int, bias, res *float32, ldr int, lo, hi float32)
+func pconvKernel6x16AVX2(k, np int, a, b, c *float32, ldc, rowsLast, load int, bias, res *float32, ldr int, lo, hi float32)
 
 // pconvKernel6x8AVX2 is pconvKernel6x16AVX2's first 8 columns.
 //
@@ -34,8 +36,9 @@ func pcAsmKernels() *pcKernels {
 
 var pcAVX2 = &pcKernels{name: "avx2", kernel: pcKernelAVX2, pack: pcPackAVX2}
 
-func pcKernelAVX2(nr, k int, a, b, c []float32, ldc, rows int, load bool, bias, res []float32, ldr int, lo, hi float32) {
-	_ = a[k*pcMR-1]
+func pcKernelAVX2(nr, k, np int, a, b, c []float32, ldc, rowsLast int, load bool, bias, res []float32, ldr int, lo, hi float32) {
+	rows := (np-1)*pcMR + rowsLast
+	_ = a[np*k*pcMR-1]
 	_ = b[(k-1)*pcNR+nr-1]
 	_ = c[(rows-1)*ldc+nr-1]
 	_ = bias[rows-1]
@@ -45,13 +48,19 @@ func pcKernelAVX2(nr, k int, a, b, c []float32, ldc, rows int, load bool, bias, 
 		l = 1
 	}
 	if nr == pcNR {
-		pconvKernel6x16AVX2(k, &a[0], &b[0], &c[0], ldc, rows, l, &bias[0], &res[0], ldr, lo, hi)
+		pconvKernel6x16AVX2(k, np, &a[0], &b[0], &c[0], ldc, rowsLast, l, &bias[0], &res[0], ldr, lo, hi)
 		return
 	}
 	if nr != pcNR/2 {
 		panic("kernels: packed conv: kernel width must be 16 or 8")
 	}
-	pconvKernel6x8AVX2(k, &a[0], &b[0], &c[0], ldc, rows, l, &bias[0], &res[0], ldr, lo, hi)
+	for i := 0; i < np; i++ {
+		r := pcMR
+		if i == np-1 {
+			r = rowsLast
+		}
+		pconvKernel6x8AVX2(k, &a[i*k*pcMR], &b[0], &c[i*pcMR*ldc], ldc, r, l, &bias[i*pcMR], &res[i*pcMR*ldr], ldr, lo, hi)
+	}
 }
 
 func pcPackAVX2(nc, ntap, cs int, tap []int32, src []float32, segs []pcSeg, dst []float32) {

@@ -87,19 +87,33 @@ GLOBL pcMask<>(SB), RODATA|NOPTR, $128
 	ADDQ         R12, R11 \
 	ADDQ         R8, DI
 
-// func pconvKernel6x16AVX2(k int, a, b, c *float32, ldc, rows, load int, bias, res *float32, ldr int, lo, hi float32)
-TEXT ·pconvKernel6x16AVX2(SB), NOSPLIT, $0-88
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), AX
-	MOVQ b+16(FP), BX
-	MOVQ c+24(FP), DI
-	MOVQ ldc+32(FP), R8
+// func pconvKernel6x16AVX2(k, np int, a, b, c *float32, ldc, rowsLast, load int, bias, res *float32, ldr int, lo, hi float32)
+//
+// np row panels, one after the other: A panels are consecutive (k*6
+// floats each), C, bias and residual rows follow on (6 rows per panel),
+// the last panel has rowsLast rows; the B panel is the same for all.
+TEXT ·pconvKernel6x16AVX2(SB), NOSPLIT, $0-96
+	MOVQ k+0(FP), R13
+	MOVQ np+8(FP), R14
+	MOVQ a+16(FP), AX
+	MOVQ b+24(FP), SI
+	MOVQ c+32(FP), DI
+	MOVQ ldc+40(FP), R8
 	SHLQ $2, R8
-	MOVQ rows+40(FP), R9
-	MOVQ bias+56(FP), R10
-	MOVQ res+64(FP), R11
-	MOVQ ldr+72(FP), R12
+	MOVQ bias+64(FP), R10
+	MOVQ res+72(FP), R11
+	MOVQ ldr+80(FP), R12
 	SHLQ $2, R12
+
+panel:
+	MOVQ SI, BX
+	MOVQ R13, CX
+	MOVQ $6, R9
+	CMPQ R14, $1
+	JNE  full
+	MOVQ rowsLast+48(FP), R9
+
+full:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -138,9 +152,9 @@ loop1:
 	JNZ  loop1
 
 epi:
-	VBROADCASTSS lo+80(FP), Y13
-	VBROADCASTSS hi+84(FP), Y14
-	MOVQ         load+48(FP), DX
+	VBROADCASTSS lo+88(FP), Y13
+	VBROADCASTSS hi+92(FP), Y14
+	MOVQ         load+56(FP), DX
 	TESTQ        DX, DX
 	JZ           store
 
@@ -187,6 +201,8 @@ store:
 	EPIROW(Y10, Y11)
 
 done:
+	DECQ R14
+	JNZ  panel
 	VZEROUPPER
 	RET
 

@@ -74,7 +74,7 @@ func BenchmarkPackedConvKernel(b *testing.B) {
 			bias, res := make([]float32, pcMR), make([]float32, pcNR)
 			for b.Loop() {
 				for i := 0; i < 100; i++ {
-					pcImpl.kernel(pcNR, k, a, bp, c, pcNR, pcMR, true, bias, res, 0, -1, 1)
+					pcImpl.kernel(pcNR, k, 1, a, bp, c, pcNR, pcMR, true, bias, res, 0, -1, 1)
 				}
 			}
 			b.ReportMetric(2*float64(k*pcMR*pcNR)*100*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")

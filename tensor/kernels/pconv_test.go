@@ -203,25 +203,27 @@ func TestPackedConvKernelsMatchGo(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(5, 5))
 	for _, k := range []int{1, 2, 3, 4, 5, 7, 8, 13, 64, 255} {
-		a := convRand(rng, k*pcMR)
-		b := convRand(rng, k*pcNR)
-		bias := convRand(rng, pcMR)
-		for rows := 1; rows <= pcMR; rows++ {
-			for _, nr := range []int{pcNR, pcNR / 2} {
-				for _, load := range []bool{false, true} {
-					for _, cl := range [][2]float32{{float32(math.Inf(-1)), float32(math.Inf(1))}, {0, 6}} {
-						ldc, ldr := 21, 19
-						c0 := convRand(rng, pcMR*ldc)
-						c0[3] = float32(math.NaN()) // passes through the clamp
-						res := convRand(rng, pcMR*ldr)
-						cg := append([]float32(nil), c0...)
-						ca := append([]float32(nil), c0...)
-						pcKernelGo(nr, k, a, b, cg, ldc, rows, load, bias, res, ldr, cl[0], cl[1])
-						asm.kernel(nr, k, a, b, ca, ldc, rows, load, bias, res, ldr, cl[0], cl[1])
-						for i := range cg {
-							d := math.Abs(float64(cg[i] - ca[i]))
-							if d > 1e-5*math.Max(1, math.Abs(float64(cg[i]))) || math.IsNaN(float64(cg[i])) != math.IsNaN(float64(ca[i])) {
-								t.Fatalf("nr %d k %d rows %d load %v clamp %v: c[%d] = %g, Go %g", nr, k, rows, load, cl, i, ca[i], cg[i])
+		for _, np := range []int{1, 3} {
+			a := convRand(rng, np*k*pcMR)
+			b := convRand(rng, k*pcNR)
+			bias := convRand(rng, np*pcMR)
+			for rows := 1; rows <= pcMR; rows++ {
+				for _, nr := range []int{pcNR, pcNR / 2} {
+					for _, load := range []bool{false, true} {
+						for _, cl := range [][2]float32{{float32(math.Inf(-1)), float32(math.Inf(1))}, {0, 6}} {
+							ldc, ldr := 21, 19
+							c0 := convRand(rng, np*pcMR*ldc)
+							c0[3] = float32(math.NaN()) // passes through the clamp
+							res := convRand(rng, np*pcMR*ldr)
+							cg := append([]float32(nil), c0...)
+							ca := append([]float32(nil), c0...)
+							pcKernelGo(nr, k, np, a, b, cg, ldc, rows, load, bias, res, ldr, cl[0], cl[1])
+							asm.kernel(nr, k, np, a, b, ca, ldc, rows, load, bias, res, ldr, cl[0], cl[1])
+							for i := range cg {
+								d := math.Abs(float64(cg[i] - ca[i]))
+								if d > 1e-5*math.Max(1, math.Abs(float64(cg[i]))) || math.IsNaN(float64(cg[i])) != math.IsNaN(float64(ca[i])) {
+									t.Fatalf("nr %d k %d np %d rows %d load %v clamp %v: c[%d] = %g, Go %g", nr, k, np, rows, load, cl, i, ca[i], cg[i])
+								}
 							}
 						}
 					}

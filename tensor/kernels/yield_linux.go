@@ -8,7 +8,7 @@ import (
 // osYield gives the CPU to another thread that wants it, if any: a
 // spinning thread must not keep the one it waits for off a busy machine's
 // cores.
-func osYield() { syscall.Syscall(syscall.SYS_SCHED_YIELD, 0, 0, 0) }
+func osYield() { syscall.RawSyscall(syscall.SYS_SCHED_YIELD, 0, 0, 0) }
 
 // loadAverage returns the 1-minute load average from /proc/loadavg
 // ("0.52 0.58 0.59 1/123 4567"), without allocating: plans check it while
