@@ -58,17 +58,13 @@ func BatchNorm2d(x, weight, bias *Value, o BatchNormOpts) (*Value, error) {
 			for ch := lo; ch < hi; ch++ {
 				var sum float64
 				for b := 0; b < n; b++ {
-					for _, v := range xd[(b*c+ch)*inner : (b*c+ch+1)*inner] {
-						sum += float64(v)
-					}
+					sum += sumRow(xd[(b*c+ch)*inner : (b*c+ch+1)*inner])
 				}
 				mu := sum / float64(m)
+				hi, lo := splitMean(mu)
 				var sq float64
 				for b := 0; b < n; b++ {
-					for _, v := range xd[(b*c+ch)*inner : (b*c+ch+1)*inner] {
-						d := float64(v) - mu
-						sq += d * d
-					}
+					sq += sumSqDev(xd[(b*c+ch)*inner:(b*c+ch+1)*inner], hi, lo)
 				}
 				v := sq / float64(m)
 				mean[ch] = mu
@@ -118,12 +114,11 @@ func BatchNorm2d(x, weight, bias *Value, o BatchNormOpts) (*Value, error) {
 				var sd, sdx float64
 				for b := 0; b < n; b++ {
 					off := (b*c + ch) * inner
-					for i, gv := range gd[off : off+inner] {
-						sd += float64(gv)
-						sdx += float64(gv) * float64(((xd[off+i]-mu)-muLo)*invstd[ch])
-					}
+					s1, s2 := sumDot(gd[off:off+inner], xd[off:off+inner], mu, muLo)
+					sd += s1
+					sdx += s2
 				}
-				sumDy[ch], sumDyXhat[ch] = sd, sdx
+				sumDy[ch], sumDyXhat[ch] = sd, sdx*float64(invstd[ch])
 			}
 		})
 		if weight != nil && weight.requiresGrad {
@@ -162,14 +157,95 @@ func BatchNorm2d(x, weight, bias *Value, o BatchNormOpts) (*Value, error) {
 				mu, muLo := splitMean(mean[ch])
 				md := float32(sumDy[ch] / float64(m))
 				mdx := float32(sumDyXhat[ch] / float64(m))
-				for i, gv := range gd[off : off+inner] {
-					xhat := ((xd[off+i] - mu) - muLo) * invstd[ch]
-					dx.Data[off+i] = k * (gv - md - xhat*mdx)
+				// k*(g - md - xhat*mdx) with xhat = ((x-mu)-lo)*invstd.
+				kg, kx, kc := k, -k*invstd[ch]*mdx, -k*md
+				src, xs, dst := gd[off:off+inner], xd[off:off+inner], dx.Data[off:off+inner]
+				for i, gv := range src {
+					dst[i] = kg*gv + kx*((xs[i]-mu)-muLo) + kc
 				}
 			}
 		})
 		accumulate(x, dx, true)
 	}, x, weight, bias), nil
+}
+
+// The per-channel reductions below keep four float32 partial sums (four
+// independent add chains instead of one float64 chain, which was most of
+// BatchNorm's time) over blocks of normBlock values, and add the blocks in
+// float64 so that long rows (224x224 planes) lose no precision.
+const normBlock = 256
+
+func sumRow(s []float32) float64 {
+	var t float64
+	for len(s) > 0 {
+		b := s[:min(normBlock, len(s))]
+		s = s[len(b):]
+		var a0, a1, a2, a3 float32
+		i := 0
+		for ; i+4 <= len(b); i += 4 {
+			q := b[i : i+4 : i+4]
+			a0 += q[0]
+			a1 += q[1]
+			a2 += q[2]
+			a3 += q[3]
+		}
+		for ; i < len(b); i++ {
+			a0 += b[i]
+		}
+		t += float64((a0 + a1) + (a2 + a3))
+	}
+	return t
+}
+
+// sumSqDev returns the sum of ((v - mu) - lo)^2.
+func sumSqDev(s []float32, mu, lo float32) float64 {
+	var t float64
+	for len(s) > 0 {
+		b := s[:min(normBlock, len(s))]
+		s = s[len(b):]
+		var a0, a1, a2, a3 float32
+		i := 0
+		for ; i+4 <= len(b); i += 4 {
+			q := b[i : i+4 : i+4]
+			d0, d1, d2, d3 := (q[0]-mu)-lo, (q[1]-mu)-lo, (q[2]-mu)-lo, (q[3]-mu)-lo
+			a0 += d0 * d0
+			a1 += d1 * d1
+			a2 += d2 * d2
+			a3 += d3 * d3
+		}
+		for ; i < len(b); i++ {
+			d := (b[i] - mu) - lo
+			a0 += d * d
+		}
+		t += float64((a0 + a1) + (a2 + a3))
+	}
+	return t
+}
+
+// sumDot returns the sums of g and of g*((x - mu) - lo).
+func sumDot(g, x []float32, mu, lo float32) (sg, sgx float64) {
+	x = x[:len(g)]
+	for len(g) > 0 {
+		n := min(normBlock, len(g))
+		b, xb := g[:n], x[:n]
+		g, x = g[n:], x[n:]
+		var a0, a1, c0, c1 float32
+		i := 0
+		for ; i+2 <= len(b); i += 2 {
+			q, r := b[i:i+2:i+2], xb[i:i+2:i+2]
+			a0 += q[0]
+			a1 += q[1]
+			c0 += q[0] * ((r[0] - mu) - lo)
+			c1 += q[1] * ((r[1] - mu) - lo)
+		}
+		for ; i < len(b); i++ {
+			a0 += b[i]
+			c0 += b[i] * ((xb[i] - mu) - lo)
+		}
+		sg += float64(a0 + a1)
+		sgx += float64(c0 + c1)
+	}
+	return sg, sgx
 }
 
 // splitMean returns the float64 batch mean as a float32 pair mu + lo, so

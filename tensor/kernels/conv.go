@@ -38,6 +38,10 @@ func (p *ConvParams) Flops() float64 {
 	return 2 * float64(p.N) * float64(p.Cout) * float64(p.OH*p.OW) * float64(p.colRows())
 }
 
+// useTrainPacked routes the training passes through trainconv.go; the
+// im2col paths below stay as the reference the tests compare it with.
+var useTrainPacked = true
+
 var colPool sync.Pool
 
 func getBuf(n int) *[]float32 {
@@ -130,6 +134,9 @@ func Conv2dForward(p *ConvParams, x, w, bias, y []float32) {
 		depthwiseForward(p, x, w, bias, y)
 		return
 	}
+	if useTrainPacked && runPacked(p, x, w, bias, y) {
+		return
+	}
 	cinG, coutG := p.cinG(), p.coutG()
 	ohw := p.OH * p.OW
 	kk := p.colRows()
@@ -184,6 +191,9 @@ func Conv2dForward(p *ConvParams, x, w, bias, y []float32) {
 func Conv2dBackwardData(p *ConvParams, dy, w, dx []float32) {
 	if p.Depthwise() {
 		depthwiseBackwardData(p, dy, w, dx)
+		return
+	}
+	if useTrainPacked && backwardDataPacked(p, dy, w, dx) {
 		return
 	}
 	cinG, coutG := p.cinG(), p.coutG()
@@ -243,6 +253,10 @@ func Conv2dBackwardWeight(p *ConvParams, x, dy, dw, db []float32) {
 	}
 	if p.Depthwise() {
 		depthwiseBackwardWeight(p, x, dy, dw)
+		return
+	}
+	if useTrainPacked {
+		backwardWeightPacked(p, x, dy, dw)
 		return
 	}
 	cinG, coutG := p.cinG(), p.coutG()

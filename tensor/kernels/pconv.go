@@ -67,21 +67,18 @@ type pcSeg struct{ src, dst, n, _ int32 }
 // top of pconv.go. It is safe for concurrent use (each call with its own
 // workspace).
 type PackedConv struct {
-	p                ConvParams
-	cinG, coutG      int
-	taps             int // KH*KW
-	k                int // cinG*taps
-	mp               int // 6-row panels per group
-	kcC              int // input channels per k block
-	nkb              int // k blocks
-	a                []float32
-	direct           bool     // read x in place (stride 1, no padding)
-	hq, wq           int      // rows and row length of a prepared plane
-	phases           [][2]int // (ph, pw) of the prepared phases
-	planeQ, prepSize int      // floats per prepared plane; per prepared image
-	tap              []int32  // per tap: offset from the channel's base
-	segs             []pcSeg
-	segAt            []int32 // panel q's segments are segs[segAt[q]:segAt[q+1]]
+	p           ConvParams
+	cinG, coutG int
+	taps        int // KH*KW
+	k           int // cinG*taps
+	mp          int // 6-row panels per group
+	kcC         int // input channels per k block
+	nkb         int // k blocks
+	a           []float32
+	direct      bool // read x in place (stride 1, no padding)
+	convGeom
+	segs  []pcSeg
+	segAt []int32 // panel q's segments are segs[segAt[q]:segAt[q+1]]
 
 	// Parallel grid: per image and group, mw x nw tasks of mb rows and nb
 	// columns; slots run at most Workers() of them at once.
@@ -159,7 +156,9 @@ func NewPackedConv(p *ConvParams, w []float32) (*PackedConv, error) {
 // packWeights lays w out as [group][k block][6-row panel][k][6], rows past
 // coutG zero.
 func (pc *PackedConv) packWeights(w []float32) {
-	pc.a = make([]float32, pc.p.Groups*pc.mp*pcMR*pc.k)
+	if n := pc.p.Groups * pc.mp * pcMR * pc.k; len(pc.a) != n {
+		pc.a = make([]float32, n)
+	}
 	for g := 0; g < pc.p.Groups; g++ {
 		for kb := 0; kb < pc.nkb; kb++ {
 			c0, c1 := kb*pc.kcC, min((kb+1)*pc.kcC, pc.cinG)
@@ -181,6 +180,17 @@ func (pc *PackedConv) packWeights(w []float32) {
 	}
 }
 
+// SetWeights packs new weights (same shape) in place of the old ones:
+// training repacks every step rather than building a new PackedConv. It
+// must not run concurrently with Run.
+func (pc *PackedConv) SetWeights(w []float32) error {
+	if want := pc.p.Cout * pc.cinG * pc.taps; len(w) != want {
+		return fmt.Errorf("kernels: packed conv: %d weights, want %d", len(w), want)
+	}
+	pc.packWeights(w)
+	return nil
+}
+
 // aOff is the offset of panel i of k block kb of group g in pc.a.
 func (pc *PackedConv) aOff(g, kb, i int) int {
 	c0, c1 := kb*pc.kcC, min((kb+1)*pc.kcC, pc.cinG)
@@ -191,32 +201,16 @@ func (pc *PackedConv) aOff(g, kb, i int) int {
 func (pc *PackedConv) geometry() {
 	p := &pc.p
 	pc.direct = p.SH == 1 && p.SW == 1 && p.PH == 0 && p.PW == 0
-	pc.tap = make([]int32, pc.taps)
 	if pc.direct {
 		pc.hq, pc.wq = p.H, p.W
+		pc.tap = make([]int32, pc.taps)
 		for kh := 0; kh < p.KH; kh++ {
 			for kw := 0; kw < p.KW; kw++ {
 				pc.tap[kh*p.KW+kw] = int32(kh*p.DH*p.W + kw*p.DW)
 			}
 		}
 	} else {
-		pc.hq = p.OH + (p.KH-1)*p.DH/p.SH
-		pc.wq = p.OW + (p.KW-1)*p.DW/p.SW
-		pc.planeQ = pc.hq * pc.wq
-		index := map[[2]int]int{}
-		for kh := 0; kh < p.KH; kh++ {
-			for kw := 0; kw < p.KW; kw++ {
-				ph := [2]int{kh * p.DH % p.SH, kw * p.DW % p.SW}
-				pi, ok := index[ph]
-				if !ok {
-					pi = len(pc.phases)
-					index[ph] = pi
-					pc.phases = append(pc.phases, ph)
-				}
-				pc.tap[kh*p.KW+kw] = int32(pi*p.C*pc.planeQ + kh*p.DH/p.SH*pc.wq + kw*p.DW/p.SW)
-			}
-		}
-		pc.prepSize = len(pc.phases) * p.C * pc.planeQ
+		pc.convGeom = newConvGeom(p)
 	}
 	n := p.OH * p.OW
 	np := (n + pcNR - 1) / pcNR
@@ -366,9 +360,7 @@ func (pc *PackedConv) newJob() *pcJob {
 	return j
 }
 
-// prepare fills prepared planes [lo, hi) (image, phase, channel): plane
-// (ph, pw) of channel c holds padded pixel (h*SH + ph, w*SW + pw) at
-// h*wq + w, zero outside the input.
+// prepare fills prepared planes [lo, hi) (image, phase, channel).
 func (j *pcJob) prepare(lo, hi int) {
 	pc := j.pc
 	p := &pc.p
@@ -376,33 +368,71 @@ func (j *pcJob) prepare(lo, hi int) {
 		c := u % p.C
 		pi := u / p.C % len(pc.phases)
 		n := u / p.C / len(pc.phases)
-		ph, pw := pc.phases[pi][0], pc.phases[pi][1]
-		src := j.x[n*j.xl.BS+c*j.xl.CS:][:p.H*p.W]
-		dst := j.ws[n*pc.prepSize+(pi*p.C+c)*pc.planeQ:][:pc.planeQ]
-		// Columns w with 0 <= w*SW + pw - PW < W.
-		w0 := max(0, (p.PW-pw+p.SW-1)/p.SW)
-		w1 := min(pc.wq, max(w0, (p.W-1+p.PW-pw)/p.SW+1))
-		if p.W-1+p.PW-pw < 0 {
-			w1 = w0
-		}
-		for h := 0; h < pc.hq; h++ {
-			row := dst[h*pc.wq:][:pc.wq]
-			ih := h*p.SH + ph - p.PH
-			if ih < 0 || ih >= p.H || w0 >= w1 {
-				clear(row)
-				continue
+		pc.fillPlane(p, j.x[n*j.xl.BS+c*j.xl.CS:][:p.H*p.W], pi, j.ws[n*pc.prepSize+(pi*p.C+c)*pc.planeQ:][:pc.planeQ])
+	}
+}
+
+// convGeom is the prepared input of a convolution: the image copied into
+// a zero-bordered buffer split into stride phases, so that every tap of
+// every output row reads consecutive pixels (see the top of the file).
+type convGeom struct {
+	hq, wq           int      // rows and row length of a prepared plane
+	phases           [][2]int // (ph, pw) of the prepared phases
+	planeQ, prepSize int      // floats per prepared plane; per prepared image
+	tap              []int32  // per tap: offset from the channel's base
+}
+
+func newConvGeom(p *ConvParams) convGeom {
+	var g convGeom
+	g.hq = p.OH + (p.KH-1)*p.DH/p.SH
+	g.wq = p.OW + (p.KW-1)*p.DW/p.SW
+	g.planeQ = g.hq * g.wq
+	g.tap = make([]int32, p.KH*p.KW)
+	index := map[[2]int]int{}
+	for kh := 0; kh < p.KH; kh++ {
+		for kw := 0; kw < p.KW; kw++ {
+			ph := [2]int{kh * p.DH % p.SH, kw * p.DW % p.SW}
+			pi, ok := index[ph]
+			if !ok {
+				pi = len(g.phases)
+				index[ph] = pi
+				g.phases = append(g.phases, ph)
 			}
-			clear(row[:w0])
-			clear(row[w1:])
-			xr := src[ih*p.W:][:p.W]
-			iw := w0*p.SW + pw - p.PW
-			seg := row[w0:w1]
-			if p.SW == 1 {
-				copy(seg, xr[iw:])
-				continue
-			}
-			gatherStride(seg, xr[iw:], p.SW)
+			g.tap[kh*p.KW+kw] = int32(pi*p.C*g.planeQ + kh*p.DH/p.SH*g.wq + kw*p.DW/p.SW)
 		}
+	}
+	g.prepSize = len(g.phases) * p.C * g.planeQ
+	return g
+}
+
+// fillPlane writes phase pi of one channel's H*W pixels src into dst
+// (planeQ floats): phase (ph, pw) holds padded pixel (h*SH + ph, w*SW + pw)
+// at h*wq + w, zero outside the input.
+func (g *convGeom) fillPlane(p *ConvParams, src []float32, pi int, dst []float32) {
+	ph, pw := g.phases[pi][0], g.phases[pi][1]
+	// Columns w with 0 <= w*SW + pw - PW < W.
+	w0 := max(0, (p.PW-pw+p.SW-1)/p.SW)
+	w1 := min(g.wq, max(w0, (p.W-1+p.PW-pw)/p.SW+1))
+	if p.W-1+p.PW-pw < 0 {
+		w1 = w0
+	}
+	for h := 0; h < g.hq; h++ {
+		row := dst[h*g.wq:][:g.wq]
+		ih := h*p.SH + ph - p.PH
+		if ih < 0 || ih >= p.H || w0 >= w1 {
+			clear(row)
+			continue
+		}
+		clear(row[:w0])
+		clear(row[w1:])
+		xr := src[ih*p.W:][:p.W]
+		iw := w0*p.SW + pw - p.PW
+		seg := row[w0:w1]
+		if p.SW == 1 {
+			copy(seg, xr[iw:])
+			continue
+		}
+		gatherStride(seg, xr[iw:], p.SW)
 	}
 }
 
