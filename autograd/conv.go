@@ -81,7 +81,7 @@ func Conv2d(x, w, b *Value, o Conv2dOpts) (*Value, error) {
 	if isMeta(x, w, b) {
 		return record(OpConv2d, p, tensor.Meta(p.N, p.Cout, p.OH, p.OW), nil, x, w, b), nil
 	}
-	y := tensor.New(p.N, p.Cout, p.OH, p.OW)
+	y := tensor.Empty(p.N, p.Cout, p.OH, p.OW) // written in full
 	var bias []float32
 	if b != nil {
 		bias = b.T.Data
@@ -89,7 +89,7 @@ func Conv2d(x, w, b *Value, o Conv2dOpts) (*Value, error) {
 	kernels.Conv2dForward(&p, x.T.Data, w.T.Data, bias, y.Data)
 	return record(OpConv2d, p, y, func(g *tensor.Tensor) {
 		if x.requiresGrad {
-			dx := tensor.New(x.T.Shape...)
+			dx := tensor.Empty(x.T.Shape...) // written in full
 			kernels.Conv2dBackwardData(&p, g.Data, w.T.Data, dx.Data)
 			accumulate(x, dx, true)
 		}

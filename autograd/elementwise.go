@@ -19,7 +19,7 @@ func clampOp(x *Value, hi float32) *Value {
 	if isMeta(x) {
 		return record(OpClamp, ClampAttrs{Max: hi}, tensor.Meta(x.T.Shape...), nil, x)
 	}
-	y := tensor.New(x.T.Shape...)
+	y := tensor.Empty(x.T.Shape...) // written in full
 	xd, yd := x.T.Data, y.Data
 	parallelRange(len(xd), func(lo, h int) {
 		switch hi {
@@ -34,7 +34,12 @@ func clampOp(x *Value, hi float32) *Value {
 		}
 	})
 	return record(OpClamp, ClampAttrs{Max: hi}, y, func(g *tensor.Tensor) {
-		dx := tensor.New(x.T.Shape...)
+		var dx *tensor.Tensor
+		if hi < 0 {
+			dx = tensor.Empty(x.T.Shape...) // written in full below
+		} else {
+			dx = tensor.New(x.T.Shape...)
+		}
 		gd, dd := g.Data, dx.Data
 		parallelRange(len(xd), func(lo, h int) {
 			// PyTorch's threshold_backward passes the gradient where x > 0;
@@ -77,7 +82,7 @@ func Add(a, b *Value) (*Value, error) {
 	if isMeta(a, b) {
 		return record(OpAdd, nil, tensor.Meta(a.T.Shape...), nil, a, b), nil
 	}
-	y := tensor.New(a.T.Shape...)
+	y := tensor.Empty(a.T.Shape...) // written in full
 	ad, bd, yd := a.T.Data, b.T.Data, y.Data
 	parallelRange(len(yd), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
@@ -85,7 +90,9 @@ func Add(a, b *Value) (*Value, error) {
 		}
 	})
 	return record(OpAdd, nil, y, func(g *tensor.Tensor) {
-		accumulate(a, g, false)
+		// g is this node's own gradient, dropped after this call: a may
+		// take it (when b is a as well, the second call adds g to itself).
+		accumulate(a, g, true)
 		accumulate(b, g, false)
 	}, a, b), nil
 }

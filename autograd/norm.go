@@ -83,7 +83,7 @@ func BatchNorm2d(x, weight, bias *Value, o BatchNormOpts) (*Value, error) {
 			invstd[ch] = float32(1 / math.Sqrt(float64(o.RunningVar.Data[ch])+float64(o.Eps)))
 		}
 	}
-	y := tensor.New(s...)
+	y := tensor.Empty(s...) // written in full
 	kernels.Parallel(n*c, 1, func(lo, hi int) {
 		for u := lo; u < hi; u++ {
 			ch := u % c
@@ -138,7 +138,7 @@ func BatchNorm2d(x, weight, bias *Value, o BatchNormOpts) (*Value, error) {
 		if !x.requiresGrad {
 			return
 		}
-		dx := tensor.New(s...)
+		dx := tensor.Empty(s...) // written in full
 		kernels.Parallel(n*c, 1, func(lo, hi int) {
 			for u := lo; u < hi; u++ {
 				ch := u % c

@@ -214,7 +214,22 @@ func (v *Value) Backward() error {
 }
 
 // BackwardWith runs backward from v seeded with gradient g (v's shape).
-func (v *Value) BackwardWith(g *tensor.Tensor) error {
+func (v *Value) BackwardWith(g *tensor.Tensor) error { return v.backward(g, false, nil) }
+
+// BackwardRelease is Backward for a caller that is done with the graph,
+// a training step: besides releasing the graph it hands the storage of
+// every intermediate value and gradient back to tensor.Empty for the next
+// step (see tensor.Recycle). Only v, the values in keep and the leaves
+// (parameters, inputs) stay readable; any other Value of the graph that
+// the caller still holds may be left empty.
+func (v *Value) BackwardRelease(keep ...*Value) error {
+	if v.T.Numel() != 1 {
+		return ErrNotScalar
+	}
+	return v.backward(tensor.Full(1, v.T.Shape...), true, keep)
+}
+
+func (v *Value) backward(g *tensor.Tensor, release bool, keep []*Value) error {
 	if !tensor.SameShape(v.T.Shape, g.Shape) {
 		return fmt.Errorf("autograd: seed gradient shape %v does not match output %v", g.Shape, v.T.Shape)
 	}
@@ -231,6 +246,35 @@ func (v *Value) BackwardWith(g *tensor.Tensor) error {
 		}
 	}
 	accumulate(v, g, false)
+	// With release: storage that must survive (leaves, inputs that need no
+	// gradient, kept values), by the address of its first element so that
+	// views of it are recognised too.
+	var held map[*float32]bool
+	if release {
+		held = map[*float32]bool{}
+		hold := func(t *tensor.Tensor) {
+			if t != nil && len(t.Data) > 0 {
+				held[&t.Data[0]] = true
+			}
+		}
+		hold(v.T)
+		for _, k := range keep {
+			if k != nil {
+				hold(k.T)
+			}
+		}
+		for _, n := range order {
+			if n.node == nil {
+				hold(n.T) // a leaf
+				continue
+			}
+			for _, p := range n.node.parents {
+				if p != nil && !p.requiresGrad {
+					hold(p.T)
+				}
+			}
+		}
+	}
 	for i := len(order) - 1; i >= 0; i-- {
 		n := order[i]
 		if n.node == nil {
@@ -238,12 +282,36 @@ func (v *Value) BackwardWith(g *tensor.Tensor) error {
 		}
 		if n.Grad != nil {
 			n.node.backward(n.Grad)
+			if release && len(n.Grad.Data) > 0 && !adopted(n) {
+				tensor.Recycle(n.Grad)
+			}
 		}
 		// Interior gradients and the graph are not needed any more.
 		n.Grad = nil
 		n.node = nil
 	}
+	if release {
+		for _, n := range order {
+			if n.op == OpLeaf || n.T == nil || len(n.T.Data) == 0 || held[&n.T.Data[0]] {
+				continue
+			}
+			held[&n.T.Data[0]] = true // views of it are skipped
+			tensor.Recycle(n.T)
+		}
+	}
 	return nil
+}
+
+// adopted reports whether a parent of n took n's gradient (or a view of
+// it) as its own: then that storage is still in use.
+func adopted(n *Value) bool {
+	p0 := &n.Grad.Data[0]
+	for _, p := range n.node.parents {
+		if p != nil && p.Grad != nil && len(p.Grad.Data) > 0 && &p.Grad.Data[0] == p0 {
+			return true
+		}
+	}
+	return false
 }
 
 // topoOrder returns the Values reachable from root that require grad,

@@ -352,7 +352,9 @@ func (t *Trainer) runEpoch(ctx context.Context) (EpochMetrics, error) {
 			return EpochMetrics{}, &NonFiniteLossError{Loss: lv, Step: t.step + 1, Epoch: epoch, Batch: batch, LastGood: t.epoch, RunDir: t.opts.RunDir}
 		}
 		t.opt.ZeroGrad()
-		if err := loss.Backward(); err != nil {
+		// The step's activations and gradients go back to the tensor
+		// pool for the next step; only the logits are read afterwards.
+		if err := loss.BackwardRelease(out); err != nil {
 			return EpochMetrics{}, fmt.Errorf("train: epoch %d batch %d: backward: %w", epoch, batch, err)
 		}
 		t.opt.Step()

@@ -195,6 +195,12 @@ func convCases() []convCase {
 		{n: 1, c: 5, h: 1, w: 7, cout: 5, kh: 1, kw: 3, s: 1, ph: 0, pw: 1, d: 1, g: 5},
 		// Batch large enough for the per-worker paths on any machine.
 		{n: 9, c: 3, h: 7, w: 5, cout: 4, kh: 3, kw: 3, s: 1, p: 1, d: 1, g: 1, bias: true},
+		// Enough channels for the Winograd training path; odd sizes,
+		// padding 0 and 2, an odd channel count (taps straddle the
+		// 8-row transposes of the weight gradient).
+		{n: 3, c: 8, h: 9, w: 11, cout: 8, kh: 3, kw: 3, s: 1, p: 1, d: 1, g: 1, bias: true},
+		{n: 2, c: 9, h: 7, w: 6, cout: 10, kh: 3, kw: 3, s: 1, p: 0, d: 1, g: 1},
+		{n: 5, c: 12, h: 5, w: 5, cout: 8, kh: 3, kw: 3, s: 1, p: 2, d: 1, g: 1, bias: true},
 		{n: 9, c: 4, h: 5, w: 5, cout: 4, kh: 1, kw: 1, s: 1, d: 1, g: 1},
 	}
 	if !testing.Short() {
@@ -207,9 +213,22 @@ func convCases() []convCase {
 }
 
 // TestConvKernels binds Conv2dForward, Conv2dBackwardData and
-// Conv2dBackwardWeight (im2col+GEMM, pointwise and depthwise paths) to the
-// reference loops.
+// Conv2dBackwardWeight to the reference loops, on each of their paths:
+// packed implicit GEMM with Winograd for 3x3 stride-1 layers (the
+// default), packed alone, and im2col + GEMM (pointwise and depthwise
+// cases have paths of their own in all three).
 func TestConvKernels(t *testing.T) {
+	defer func(p, w bool) { useTrainPacked, trainWinograd = p, w }(useTrainPacked, trainWinograd)
+	for _, mode := range []struct {
+		name          string
+		packed, wgrad bool
+	}{{"packed+winograd", true, true}, {"packed", true, false}, {"im2col", false, false}} {
+		useTrainPacked, trainWinograd = mode.packed, mode.wgrad
+		t.Run(mode.name, testConvKernels)
+	}
+}
+
+func testConvKernels(t *testing.T) {
 	for i, c := range convCases() {
 		t.Run(c.String(), func(t *testing.T) {
 			p := c.params()

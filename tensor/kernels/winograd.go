@@ -164,6 +164,22 @@ func NewWinogradConv(p *ConvParams, w []float32, tile int) (*WinogradConv, error
 	return wc, nil
 }
 
+// SetWeights transforms new weights (same shape) in place of the old
+// ones, for training, which changes them every step. It must not run
+// concurrently with Forward.
+func (wc *WinogradConv) SetWeights(w []float32) error {
+	if len(w) != wc.p.Cout*wc.p.C*9 {
+		return fmt.Errorf("kernels: winograd: %d weights, want %d", len(w), wc.p.Cout*wc.p.C*9)
+	}
+	// Spread over the workers by output channel: for 64 -> 64 channels
+	// the transform is about a third of an F(4x4) forward pass at batch
+	// 128 when it runs alone.
+	Parallel(wc.p.Cout, 8, func(lo, hi int) {
+		wgTransformWeightsRange(wc.u, lo, hi, wc.p.C, wc.kp, wc.m, w)
+	})
+	return nil
+}
+
 // Tile returns m of F(m x m, 3x3).
 func (wc *WinogradConv) Tile() int { return wc.m }
 
@@ -497,14 +513,27 @@ func (wc *WinogradConv) store(y, res []float32, k, s0, ns int, st []float32, bia
 // rounded once, laid out [xi][k/6][c][k%6] with kp-K zero rows.
 func wgTransformWeights(K, C, kp, m int, w []float32) []float32 {
 	a := m + 2
+	u := make([]float32, a*a*kp*C)
+	wgTransformWeightsInto(u, K, C, kp, m, w)
+	return u
+}
+
+// wgTransformWeightsInto is wgTransformWeights writing into u (a*a*kp*C
+// floats; the padding rows k >= K are left as they are, zero).
+func wgTransformWeightsInto(u []float32, K, C, kp, m int, w []float32) {
+	wgTransformWeightsRange(u, 0, K, C, kp, m, w)
+}
+
+// wgTransformWeightsRange transforms output channels [k0, k1).
+func wgTransformWeightsRange(u []float32, k0, k1, C, kp, m int, w []float32) {
+	a := m + 2
 	G := wgG4
 	if m == 2 {
 		G = wgG2
 	}
 	kpan := kp / wgMR
-	u := make([]float32, a*a*kp*C)
 	var tmp [6][3]float64
-	for k := 0; k < K; k++ {
+	for k := k0; k < k1; k++ {
 		for c := 0; c < C; c++ {
 			g := w[(k*C+c)*9:][:9]
 			for i := 0; i < a; i++ {
@@ -521,7 +550,6 @@ func wgTransformWeights(K, C, kp, m int, w []float32) []float32 {
 			}
 		}
 	}
-	return u
 }
 
 // Transform matrices (Toom-Cook: row j of G is (1, p, p^2)/prod(p - p_l)
