@@ -234,6 +234,43 @@ func sgemmTapB(m, n, k int, a []float32, lda int, b []float32, ldb int, bTap []i
 	g.columnTask(0)
 }
 
+// gemmRows is the row panel height of the active GEMM kernels: the unit
+// that sgemmTapA's rows per tap must be a multiple of.
+func gemmRows() int { return gemmActive.Load().mr }
+
+// sgemmTapA computes, on the calling goroutine, C = A * B^T + beta*C
+// with A m x k given by rows of the stored A: row i is a[aTap[i/rows] +
+// (i%rows)*lda:][:k], rows a multiple of gemmRows(); B is stored n x k
+// (row stride ldb).
+func sgemmTapA(m, n, k int, a []float32, lda int, aTap []int32, rows int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 || k == 0 {
+		return
+	}
+	im := gemmActive.Load()
+	if m < 0 || n < 0 || k < 0 || ldb < k || ldc < n || lda < 0 || rows < 1 || rows%im.mr != 0 || len(aTap)*rows < m {
+		panic("kernels: sgemmTapA: bad arguments")
+	}
+	if len(c) < (m-1)*ldc+n || len(b) < (n-1)*ldb+k {
+		panic("kernels: sgemmTapA: B or C too short")
+	}
+	for t := 0; t*rows < m; t++ {
+		// Whole panels are read, past m too.
+		last := min(rows, (m-t*rows+im.mr-1)/im.mr*im.mr) - 1
+		if aTap[t] < 0 || int(aTap[t])+last*lda+k > len(a) {
+			panic("kernels: sgemmTapA: A too short")
+		}
+	}
+	g := gemmJobs.Get().(*gemmJob)
+	defer g.release()
+	g.im, g.transA, g.transB, g.m, g.n, g.k = im, false, true, m, n, k
+	g.alpha, g.beta, g.a, g.lda, g.b, g.ldb, g.c, g.ldc = 1, beta, a, lda, b, ldb, c, ldc
+	g.aTap, g.aTapRows = aTap, rows
+	g.kc = evenBlock(k, im.kc, 8)
+	g.direct = gemmDirectA && len(im.directs) == len(im.kerns) && n <= gemmDirectMaxN*im.nr
+	g.mw, g.nw = 1, 1
+	g.columnTask(0)
+}
+
 // checkGemmArgs panics unless every element the GEMM touches lies inside its
 // slice: the assembly kernels do not bounds-check.
 func checkGemmArgs(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
@@ -300,6 +337,12 @@ type gemmJob struct {
 	// an im2col matrix read in place from a prepared image (sgemmTapB).
 	bTap     []int32
 	bTapRows int
+	// aTap is bTap's twin for a non-transposed A (sgemmTapA): row i
+	// starts at aTap[i/aTapRows] + (i%aTapRows)*lda; aTapRows is a
+	// multiple of the micro-kernel's rows, so that every row panel has
+	// one stride.
+	aTap     []int32
+	aTapRows int
 
 	// The parallel bodies are bound to the job once, when the pool makes
 	// it, so that a warm GEMM allocates nothing (a closure built per call
@@ -322,7 +365,7 @@ var gemmJobs = sync.Pool{New: func() any {
 // release drops the job's references to the caller's matrices and returns
 // it to the pool.
 func (g *gemmJob) release() {
-	g.a, g.b, g.c, g.blk.pb, g.bTap = nil, nil, nil, nil, nil
+	g.a, g.b, g.c, g.blk.pb, g.bTap, g.aTap = nil, nil, nil, nil, nil, nil
 	gemmJobs.Put(g)
 }
 
@@ -552,7 +595,7 @@ func (g *gemmJob) compute(b *bBlock, r0, r1, q0, q1 int, tb *tileBuf, cached boo
 						cp, ldc, bt1 = &tb.tmp[0], w, 0
 					}
 					if kd != nil && rows == im.mr {
-						kd(kcb, &g.a[(ic+i0)*g.lda+pc], g.lda, bp, cp, ldc, rows, g.alpha, bt1)
+						kd(kcb, &g.a[g.aRow(ic+i0)+pc], g.lda, bp, cp, ldc, rows, g.alpha, bt1)
 					} else {
 						kern(kcb, &pa[i0*kcb], bp, cp, ldc, rows, g.alpha, bt1)
 					}
@@ -636,6 +679,14 @@ func (g *gemmJob) packBPlain(dst []float32, pc, kcb, col, w, valid, l int) {
 	}
 }
 
+// aRow is the offset of row i of a non-transposed A.
+func (g *gemmJob) aRow(i int) int {
+	if g.aTap == nil {
+		return i * g.lda
+	}
+	return int(g.aTap[i/g.aTapRows]) + i%g.aTapRows*g.lda
+}
+
 // bRow is the offset of row j of the stored B (transposed B only).
 func (g *gemmJob) bRow(j int) int {
 	if g.bTap == nil {
@@ -713,9 +764,9 @@ func (g *gemmJob) packA(ic, pc, mcb, kcb int, pa []float32) {
 		if rows == mr && g.im.packA != nil && kcb >= 8 {
 			// Whole groups of 8 columns in assembly, the rest below.
 			k8 := kcb &^ 7
-			g.im.packA(k8, &g.a[(ic+i0)*g.lda+pc], g.lda, &pa[i0*kcb])
+			g.im.packA(k8, &g.a[g.aRow(ic+i0)+pc], g.lda, &pa[i0*kcb])
 			for i := 0; i < mr; i++ {
-				src := g.a[(ic+i0+i)*g.lda+pc:][:kcb]
+				src := g.a[g.aRow(ic+i0+i)+pc:][:kcb]
 				for p := k8; p < kcb; p++ {
 					d[p*mr+i] = src[p]
 				}
@@ -729,7 +780,7 @@ func (g *gemmJob) packA(ic, pc, mcb, kcb int, pa []float32) {
 				}
 				continue
 			}
-			src := g.a[(ic+i0+i)*g.lda+pc:][:kcb]
+			src := g.a[g.aRow(ic+i0+i)+pc:][:kcb]
 			for p, v := range src {
 				d[p*mr+i] = v
 			}

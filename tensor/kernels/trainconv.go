@@ -168,21 +168,29 @@ func backwardDataPacked(p *ConvParams, dy, w, dx []float32) bool {
 }
 
 // backwardWeightPacked computes dw (overwritten) for every shape but the
-// depthwise one; see the comment at the top of the file.
+// depthwise one; see the comment at the top of the file. Per image and
+// group it is one GEMM dW^T = im2col(x) * dy^T: im2col(x)'s rows (tap t,
+// channel ci) are read in place from the prepared image by the direct
+// micro-kernels, and only dy (coutG rows) is packed. The rows of each tap
+// are padded to a whole number of row panels so that every panel has one
+// stride; the padding rows compute values that are dropped.
 func backwardWeightPacked(p *ConvParams, x, dy, dw []float32) {
 	geo := newConvGeom(p)
 	cinG, coutG, taps := p.cinG(), p.coutG(), p.KH*p.KW
-	ncols := taps * cinG // columns of one group's dW, tap-major
-	k := p.OH * geo.wq   // output pixels with the junk columns ow >= OW
+	mr := gemmRows()
+	rows := (cinG + mr - 1) / mr * mr // rows per tap
+	m := taps * rows                  // rows of one group's dW^T
+	k := p.OH * geo.wq                // output pixels with the junk columns ow >= OW
 	wide := geo.wq != p.OW
-	// Row (t, ci) of im2col(x) reads up to (KW-1)*DW/SW floats past the
-	// last prepared plane: slack, zero.
-	prepN := geo.prepSize + geo.wq
+	// The padding rows of the last group read up to rows-cinG planes past
+	// the last channel, and row (t, ci) reads (KW-1)*DW/SW floats past its
+	// plane: slack, zero.
+	prepN := geo.prepSize + (rows-cinG+1)*geo.planeQ
 	dyN := 0
 	if wide {
 		dyN = p.Cout * k
 	}
-	accN := p.Groups * coutG * ncols
+	accN := p.Groups * m * coutG
 	perImage := func(n int, prep, dyp, acc []float32) {
 		for c := 0; c < p.C; c++ {
 			src := x[(n*p.C+c)*p.H*p.W:][:p.H*p.W]
@@ -203,8 +211,8 @@ func backwardWeightPacked(p *ConvParams, x, dy, dw []float32) {
 			dyp = dyn
 		}
 		for g := 0; g < p.Groups; g++ {
-			sgemmTapB(coutG, ncols, k, dyp[g*coutG*k:], k, prep[g*cinG*geo.planeQ:], geo.planeQ,
-				geo.tap, cinG, 1, acc[g*coutG*ncols:], ncols)
+			sgemmTapA(m, coutG, k, prep[g*cinG*geo.planeQ:], geo.planeQ, geo.tap, rows,
+				dyp[g*coutG*k:], k, 1, acc[g*m*coutG:], coutG)
 		}
 	}
 	sum := func(n0, n1 int, acc []float32) {
@@ -235,16 +243,18 @@ func backwardWeightPacked(p *ConvParams, x, dy, dw []float32) {
 			accs[i] = acc
 		}
 	})
-	// dw[g][co][ci][t] = sum of acc[g][co][t][ci].
+	// dw[g][co][ci][t] = sum of acc[g][t][ci][co].
 	clear(dw)
 	for _, acc := range accs {
 		a := *acc
-		for r := 0; r < p.Groups*coutG; r++ {
-			src := a[r*ncols:][:ncols]
-			dst := dw[r*ncols:][:ncols]
-			for t := 0; t < taps; t++ {
+		for g := 0; g < p.Groups; g++ {
+			ag := a[g*m*coutG:][:m*coutG]
+			for co := 0; co < coutG; co++ {
+				dst := dw[(g*coutG+co)*cinG*taps:][:cinG*taps]
 				for ci := 0; ci < cinG; ci++ {
-					dst[ci*taps+t] += src[t*cinG+ci]
+					for t := 0; t < taps; t++ {
+						dst[ci*taps+t] += ag[(t*rows+ci)*coutG+co]
+					}
 				}
 			}
 		}
