@@ -192,12 +192,23 @@ func accumulate(v *Value, g *tensor.Tensor, owned bool) {
 	if v.Grad == nil {
 		if owned {
 			v.Grad = g
-		} else {
-			v.Grad = g.Clone()
+			return
 		}
+		c := tensor.Empty(g.Shape...)
+		src, dst := g.Data, c.Data
+		kernels.Parallel(len(dst), ewGrain, func(lo, hi int) { copy(dst[lo:hi], src[lo:hi]) })
+		v.Grad = c
 		return
 	}
-	v.Grad.AddInPlace(g)
+	// Values used twice (a residual block's input) sum their gradients
+	// here: full activation-sized adds, so spread over the workers.
+	dst, src := v.Grad.Data, g.Data[:len(v.Grad.Data)]
+	kernels.Parallel(len(dst), ewGrain, func(lo, hi int) {
+		d, s := dst[lo:hi], src[lo:hi]
+		for i := range d {
+			d[i] += s[i]
+		}
+	})
 }
 
 // ErrNotScalar is returned by Backward on a non-scalar root.
