@@ -96,10 +96,7 @@ func BatchNorm2d(x, weight, bias *Value, o BatchNormOpts) (*Value, error) {
 				shift = bias.T.Data[ch]
 			}
 			mu, muLo := splitMean(mean[ch])
-			src, dst := xd[u*inner:(u+1)*inner], y.Data[u*inner:(u+1)*inner]
-			for i, v := range src {
-				dst[i] = ((v-mu)-muLo)*scale + shift
-			}
+			kernels.NormRow(y.Data[u*inner:(u+1)*inner], xd[u*inner:(u+1)*inner], mu, muLo, scale, shift)
 		}
 	})
 	return record(OpBatchNorm2d, o, y, func(g *tensor.Tensor) {
@@ -159,40 +156,23 @@ func BatchNorm2d(x, weight, bias *Value, o BatchNormOpts) (*Value, error) {
 				mdx := float32(sumDyXhat[ch] / float64(m))
 				// k*(g - md - xhat*mdx) with xhat = ((x-mu)-lo)*invstd.
 				kg, kx, kc := k, -k*invstd[ch]*mdx, -k*md
-				src, xs, dst := gd[off:off+inner], xd[off:off+inner], dx.Data[off:off+inner]
-				for i, gv := range src {
-					dst[i] = kg*gv + kx*((xs[i]-mu)-muLo) + kc
-				}
+				kernels.BNBackRow(dx.Data[off:off+inner], gd[off:off+inner], xd[off:off+inner], kg, kx, kc, mu, muLo)
 			}
 		})
 		accumulate(x, dx, true)
 	}, x, weight, bias), nil
 }
 
-// The per-channel reductions below keep four float32 partial sums (four
-// independent add chains instead of one float64 chain, which was most of
-// BatchNorm's time) over blocks of normBlock values, and add the blocks in
-// float64 so that long rows (224x224 planes) lose no precision.
-const normBlock = 256
-
+// The per-channel reductions sum blocks of kernels.NormBlock values in
+// float32 vector lanes (independent add chains instead of one float64
+// chain, which was most of BatchNorm's time) and add the blocks in
+// float64, so that long rows (224x224 planes) lose no precision.
 func sumRow(s []float32) float64 {
 	var t float64
 	for len(s) > 0 {
-		b := s[:min(normBlock, len(s))]
-		s = s[len(b):]
-		var a0, a1, a2, a3 float32
-		i := 0
-		for ; i+4 <= len(b); i += 4 {
-			q := b[i : i+4 : i+4]
-			a0 += q[0]
-			a1 += q[1]
-			a2 += q[2]
-			a3 += q[3]
-		}
-		for ; i < len(b); i++ {
-			a0 += b[i]
-		}
-		t += float64((a0 + a1) + (a2 + a3))
+		n := min(kernels.NormBlock, len(s))
+		t += float64(kernels.SumRow(s[:n]))
+		s = s[n:]
 	}
 	return t
 }
@@ -201,23 +181,9 @@ func sumRow(s []float32) float64 {
 func sumSqDev(s []float32, mu, lo float32) float64 {
 	var t float64
 	for len(s) > 0 {
-		b := s[:min(normBlock, len(s))]
-		s = s[len(b):]
-		var a0, a1, a2, a3 float32
-		i := 0
-		for ; i+4 <= len(b); i += 4 {
-			q := b[i : i+4 : i+4]
-			d0, d1, d2, d3 := (q[0]-mu)-lo, (q[1]-mu)-lo, (q[2]-mu)-lo, (q[3]-mu)-lo
-			a0 += d0 * d0
-			a1 += d1 * d1
-			a2 += d2 * d2
-			a3 += d3 * d3
-		}
-		for ; i < len(b); i++ {
-			d := (b[i] - mu) - lo
-			a0 += d * d
-		}
-		t += float64((a0 + a1) + (a2 + a3))
+		n := min(kernels.NormBlock, len(s))
+		t += float64(kernels.SumSqDevRow(s[:n], mu, lo))
+		s = s[n:]
 	}
 	return t
 }
@@ -226,24 +192,11 @@ func sumSqDev(s []float32, mu, lo float32) float64 {
 func sumDot(g, x []float32, mu, lo float32) (sg, sgx float64) {
 	x = x[:len(g)]
 	for len(g) > 0 {
-		n := min(normBlock, len(g))
-		b, xb := g[:n], x[:n]
+		n := min(kernels.NormBlock, len(g))
+		a, b := kernels.SumDotDevRow(g[:n], x[:n], mu, lo)
+		sg += float64(a)
+		sgx += float64(b)
 		g, x = g[n:], x[n:]
-		var a0, a1, c0, c1 float32
-		i := 0
-		for ; i+2 <= len(b); i += 2 {
-			q, r := b[i:i+2:i+2], xb[i:i+2:i+2]
-			a0 += q[0]
-			a1 += q[1]
-			c0 += q[0] * ((r[0] - mu) - lo)
-			c1 += q[1] * ((r[1] - mu) - lo)
-		}
-		for ; i < len(b); i++ {
-			a0 += b[i]
-			c0 += b[i] * ((xb[i] - mu) - lo)
-		}
-		sg += float64(a0 + a1)
-		sgx += float64(c0 + c1)
 	}
 	return sg, sgx
 }
