@@ -2,7 +2,6 @@ package autograd
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/convnet/convnet/tensor"
 	"github.com/convnet/convnet/tensor/kernels"
@@ -43,19 +42,9 @@ func clampOp(x *Value, hi float32) *Value {
 		gd, dd := g.Data, dx.Data
 		parallelRange(len(xd), func(lo, h int) {
 			// PyTorch's threshold_backward passes the gradient where x > 0;
-			// hardtanh_backward where 0 < x < hi. The test is done on the
-			// bits as integers, which compiles to a conditional move: a
-			// branch mispredicts on about half of the values. (A NaN with
-			// the sign bit clear passes its gradient here.)
+			// hardtanh_backward where 0 < x < hi.
 			if hi < 0 {
-				xs, gs, ds := xd[lo:h], gd[lo:h], dd[lo:h]
-				for i, v := range xs {
-					g := math.Float32bits(gs[i])
-					if int32(math.Float32bits(v)) <= 0 {
-						g = 0
-					}
-					ds[i] = math.Float32frombits(g)
-				}
+				kernels.ReLUBackRow(dd[lo:h], gd[lo:h], xd[lo:h])
 				return
 			}
 			for i := lo; i < h; i++ {

@@ -1,5 +1,7 @@
 package kernels
 
+import "math"
+
 // Row kernels of training-mode BatchNorm: the per-channel reductions
 // (sum, sum of squared deviations, and the two sums of the backward
 // pass) and the two element-wise passes. Deviations are taken as
@@ -20,9 +22,12 @@ type normKernels struct {
 	sumDot func(g, x []float32, mu, lo float32) (sg, sgx float32)
 	norm   func(dst, src []float32, mu, lo, scale, shift float32)
 	bnBack func(dst, g, x []float32, kg, kx, kc, mu, lo float32)
+	// reluBack is ReLU's input gradient, here for want of a better home
+	// among the training rows.
+	reluBack func(dst, g, x []float32)
 }
 
-var normGeneric = &normKernels{name: "generic", sum: sumRowGo, sumSq: sumSqDevRowGo, sumDot: sumDotDevRowGo, norm: normRowGo, bnBack: bnBackRowGo}
+var normGeneric = &normKernels{name: "generic", sum: sumRowGo, sumSq: sumSqDevRowGo, sumDot: sumDotDevRowGo, norm: normRowGo, bnBack: bnBackRowGo, reluBack: reluBackRowGo}
 
 // normImpl is the implementation the exported functions use; tests swap it.
 var normImpl = func() *normKernels {
@@ -121,5 +126,22 @@ func bnBackRowGo(dst, g, x []float32, kg, kx, kc, mu, lo float32) {
 	g, x = g[:len(dst)], x[:len(dst)]
 	for i, gv := range g {
 		dst[i] = kg*gv + kx*((x[i]-mu)-lo) + kc
+	}
+}
+
+// ReLUBackRow sets dst[i] = g[i] where x[i] > 0, else 0 (PyTorch's
+// threshold_backward; NaN passes nothing).
+func ReLUBackRow(dst, g, x []float32) { normImpl.reluBack(dst, g, x) }
+
+func reluBackRowGo(dst, g, x []float32) {
+	g, x = g[:len(dst)], x[:len(dst)]
+	for i, v := range x {
+		// On the bits as integers, a conditional move: a branch would
+		// mispredict on about half of the values.
+		gb := math.Float32bits(g[i])
+		if !(v > 0) {
+			gb = 0
+		}
+		dst[i] = math.Float32frombits(gb)
 	}
 }

@@ -20,6 +20,9 @@ func normRowAVX2(dst, src *float32, n int, mu, lo, scale, shift float32)
 //go:noescape
 func bnBackRowAVX2(dst, gr, x *float32, n int, kg, kx, kc, mu, lo float32)
 
+//go:noescape
+func reluBackRowAVX2(dst, gr, x *float32, n int)
+
 func normAsmKernels() *normKernels {
 	if !cpuAVX2FMA {
 		return nil
@@ -67,5 +70,13 @@ var normAVX2 = &normKernels{name: "avx2",
 			bnBackRowAVX2(&dst[0], &g[0], &x[0], n, kg, kx, kc, mu, lo)
 		}
 		bnBackRowGo(dst[n:], g[n:], x[n:], kg, kx, kc, mu, lo)
+	},
+	reluBack: func(dst, g, x []float32) {
+		n := len(dst) &^ 7
+		if n > 0 {
+			_, _ = g[len(dst)-1], x[len(dst)-1]
+			reluBackRowAVX2(&dst[0], &g[0], &x[0], n)
+		}
+		reluBackRowGo(dst[n:], g[n:], x[n:])
 	},
 }

@@ -271,3 +271,47 @@ back8:
 backdone:
 	VZEROUPPER
 	RET
+
+// func reluBackRowAVX2(dst, gr, x *float32, n int)
+//
+// dst = x > 0 ? g : 0; the ordered compare is false for NaN.
+TEXT ·reluBackRowAVX2(SB), NOSPLIT, $0-32
+	MOVQ   dst+0(FP), DI
+	MOVQ   gr+8(FP), SI
+	MOVQ   x+16(FP), DX
+	MOVQ   n+24(FP), CX
+	VXORPS Y0, Y0, Y0
+
+relu16:
+	CMPQ    CX, $16
+	JLT     relu8
+	VMOVUPS (DX), Y1
+	VMOVUPS 32(DX), Y2
+	VCMPPS  $0x1e, Y0, Y1, Y1
+	VCMPPS  $0x1e, Y0, Y2, Y2
+	VANDPS  (SI), Y1, Y1
+	VANDPS  32(SI), Y2, Y2
+	VMOVUPS Y1, (DI)
+	VMOVUPS Y2, 32(DI)
+	ADDQ    $64, SI
+	ADDQ    $64, DX
+	ADDQ    $64, DI
+	SUBQ    $16, CX
+	JMP     relu16
+
+relu8:
+	CMPQ    CX, $8
+	JLT     reludone
+	VMOVUPS (DX), Y1
+	VCMPPS  $0x1e, Y0, Y1, Y1
+	VANDPS  (SI), Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JMP     relu8
+
+reludone:
+	VZEROUPPER
+	RET

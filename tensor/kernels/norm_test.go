@@ -53,6 +53,25 @@ func TestNormKernels(t *testing.T) {
 				im.norm(y, x, mu, lo, 3, 0.5)
 				dx := make([]float32, n)
 				im.bnBack(dx, g, x, 1.5, -2, 0.25, mu, lo)
+				rx := make([]float32, n)
+				for i := range rx {
+					rx[i] = float32(rng.NormFloat64())
+					if i%7 == 3 {
+						rx[i] = float32(math.NaN())
+					}
+				}
+				im.reluBack(dx[:0], g, rx) // nothing to do
+				rd := make([]float32, n)
+				im.reluBack(rd, g, rx)
+				for i := range rd {
+					want := g[i]
+					if !(rx[i] > 0) {
+						want = 0
+					}
+					if rd[i] != want {
+						t.Fatalf("%s n=%d: relu back [%d] = %v for x %v, g %v", im.name, n, i, rd[i], rx[i], g[i])
+					}
+				}
 				for i := range x {
 					d := float64(x[i]) - mean
 					near("norm", y[i], d*3+0.5, 3)
