@@ -34,7 +34,6 @@ var rank = map[string]int{
 	"internal/testref":  9, // test helpers and suites, imported by nothing
 	"internal/parity":   9,
 	"internal/orttest":  9,
-	"internal/tmpstep":  9,
 	"internal/layering": 9,
 }
 
