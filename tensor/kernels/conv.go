@@ -131,6 +131,14 @@ func Col2im(p *ConvParams, col []float32, cin int, x []float32) {
 // Conv2dForward computes y = conv(x, w) + bias. bias may be nil.
 func Conv2dForward(p *ConvParams, x, w, bias, y []float32) {
 	if p.Depthwise() {
+		if useTrainPacked && DepthwiseConv3x3Supported(p) {
+			var ep *Epilogue
+			if bias != nil {
+				ep = &Epilogue{Bias: bias}
+			}
+			DepthwiseConv3x3(p, x, w, y, ep)
+			return
+		}
 		depthwiseForward(p, x, w, bias, y)
 		return
 	}
@@ -190,6 +198,14 @@ func Conv2dForward(p *ConvParams, x, w, bias, y []float32) {
 // Conv2dBackwardData computes dx (overwritten) from dy and w.
 func Conv2dBackwardData(p *ConvParams, dy, w, dx []float32) {
 	if p.Depthwise() {
+		if q, ok := backwardDataAsConv(p); ok && useTrainPacked && DepthwiseConv3x3Supported(&q) {
+			// Stride 1: the flipped kernel over dy, another depthwise 3x3.
+			wt := getBuf(len(w))
+			flipWeights(p, w, *wt)
+			DepthwiseConv3x3(&q, dy, *wt, dx, nil)
+			putBuf(wt)
+			return
+		}
 		depthwiseBackwardData(p, dy, w, dx)
 		return
 	}
