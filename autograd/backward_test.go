@@ -76,8 +76,9 @@ func TestNoGradRecordsNothing(t *testing.T) {
 
 // TestBackwardRelease: gradients are the same as Backward's over repeated
 // steps that reuse recycled storage (a residual net with a value used
-// twice, a reshape view and BatchNorm), the kept value and the leaves
-// stay readable, and the other intermediates are emptied.
+// twice, a reshape and BatchNorm), with in-place ReLUs as well, the kept
+// value and the leaves stay readable, and the other intermediates are
+// emptied.
 func TestBackwardRelease(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	w1 := Param(tensor.Randn(rng, 8, 8, 3, 3))
@@ -86,6 +87,10 @@ func TestBackwardRelease(t *testing.T) {
 	fc := Param(tensor.Randn(rng, 5, 8*16*8))
 	xs := []*tensor.Tensor{tensor.Randn(rng, 4, 8, 16, 8), tensor.Randn(rng, 4, 8, 16, 8), tensor.Randn(rng, 4, 8, 16, 8)}
 	step := func(x *tensor.Tensor, release bool) (grads [][]float32, h1, out *Value) {
+		relu := ReLU
+		if release {
+			relu = ReLUInPlace
+		}
 		for _, p := range []*Value{w1, w2, gamma, beta, fc} {
 			p.ZeroGrad()
 		}
@@ -98,12 +103,16 @@ func TestBackwardRelease(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h1 = ReLU(b1)
+		h1 = relu(b1)
 		c2, err := Conv2d(h1, w2, nil, Conv2dOpts{Stride: [2]int{1, 1}, Padding: [2]int{1, 1}, Dilation: [2]int{1, 1}, Groups: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
-		sum, err := Add(ReLU(c2), h1) // h1 used twice
+		sum, err := Add(relu(c2), h1) // h1 used twice
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum = relu(sum)
 		if err != nil {
 			t.Fatal(err)
 		}

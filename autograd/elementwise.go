@@ -14,11 +14,19 @@ const ewGrain = 1 << 15
 func parallelRange(n int, fn func(lo, hi int)) { kernels.Parallel(n, ewGrain, fn) }
 
 // clampOp is ReLU (hi < 0 means no upper bound) or ReLU6 / Hardtanh(0, 6).
-func clampOp(x *Value, hi float32) *Value {
+// With inplace the output is written over x's storage, as PyTorch's
+// inplace=True does, when that is safe (see ReLUInPlace).
+func clampOp(x *Value, hi float32, inplace bool) *Value {
 	if isMeta(x) {
 		return record(OpClamp, ClampAttrs{Max: hi}, tensor.Meta(x.T.Shape...), nil, x)
 	}
-	y := tensor.Empty(x.T.Shape...) // written in full
+	inplace = inplace && x.requiresGrad && x.node != nil && !outputInBackward[x.op]
+	var y *tensor.Tensor
+	if inplace {
+		y = &tensor.Tensor{Shape: append([]int(nil), x.T.Shape...), Data: x.T.Data}
+	} else {
+		y = tensor.Empty(x.T.Shape...) // written in full
+	}
 	xd, yd := x.T.Data, y.Data
 	parallelRange(len(xd), func(lo, h int) {
 		switch hi {
@@ -33,35 +41,48 @@ func clampOp(x *Value, hi float32) *Value {
 		}
 	})
 	return record(OpClamp, ClampAttrs{Max: hi}, y, func(g *tensor.Tensor) {
-		var dx *tensor.Tensor
-		if hi < 0 {
-			dx = tensor.Empty(x.T.Shape...) // written in full below
-		} else {
-			dx = tensor.New(x.T.Shape...)
-		}
-		gd, dd := g.Data, dx.Data
-		parallelRange(len(xd), func(lo, h int) {
-			// PyTorch's threshold_backward passes the gradient where x > 0;
-			// hardtanh_backward where 0 < x < hi.
+		// PyTorch's threshold_backward passes the gradient where x > 0,
+		// hardtanh_backward where 0 < x < hi: the same as 0 < y (< hi)
+		// on the output, which is what an in-place ReLU still has. g is
+		// this node's own gradient, dropped after this call: it is
+		// masked in place and handed to x.
+		gd := g.Data
+		parallelRange(len(gd), func(lo, h int) {
 			if hi < 0 {
-				kernels.ReLUBackRow(dd[lo:h], gd[lo:h], xd[lo:h])
+				kernels.ReLUBackRow(gd[lo:h], gd[lo:h], yd[lo:h])
 				return
 			}
 			for i := lo; i < h; i++ {
-				if v := xd[i]; v > 0 && v < hi {
-					dd[i] = gd[i]
+				if v := yd[i]; !(v > 0 && v < hi) {
+					gd[i] = 0
 				}
 			}
 		})
-		accumulate(x, dx, true)
+		accumulate(x, g, true)
 	}, x)
 }
 
+// outputInBackward: operations whose backward reads their own output, so
+// that an in-place ReLU after them would corrupt it.
+var outputInBackward = map[Op]bool{OpSoftmax: true, OpCrossEntropy: true, OpLocalResponseNorm: true, OpMaxPool2d: true}
+
 // ReLU is max(x, 0).
-func ReLU(x *Value) *Value { return clampOp(x, -1) }
+func ReLU(x *Value) *Value { return clampOp(x, -1, false) }
 
 // ReLU6 is min(max(x, 0), 6), MobileNet's activation.
-func ReLU6(x *Value) *Value { return clampOp(x, 6) }
+func ReLU6(x *Value) *Value { return clampOp(x, 6, false) }
+
+// ReLUInPlace is ReLU writing its output over x's storage, PyTorch's
+// ReLU(inplace=True): a training step then keeps one activation where it
+// kept two. x must have no other reader after this call, as in PyTorch
+// (torchvision's models use it right after a BatchNorm, a convolution or
+// a residual sum). It falls back to ReLU where mutating x is never
+// right: a leaf, a value without gradient (inference), or the output of
+// an operation whose backward reads its own output.
+func ReLUInPlace(x *Value) *Value { return clampOp(x, -1, true) }
+
+// ReLU6InPlace is ReLU6's twin of ReLUInPlace.
+func ReLU6InPlace(x *Value) *Value { return clampOp(x, 6, true) }
 
 // Add is the residual addition a + b of equal shapes.
 func Add(a, b *Value) (*Value, error) {

@@ -300,17 +300,24 @@ func (v *Value) backward(g *tensor.Tensor, release bool, keep []*Value) error {
 		// Interior gradients and the graph are not needed any more.
 		n.Grad = nil
 		n.node = nil
-	}
-	if release {
-		for _, n := range order {
-			if n.op == OpLeaf || n.T == nil || len(n.T.Data) == 0 || held[&n.T.Data[0]] {
-				continue
-			}
-			held[&n.T.Data[0]] = true // views of it are skipped
-			tensor.Recycle(n.T)
+		if release {
+			// Every reader of n's output has run its backward (they come
+			// after n in topological order), and n's own just ran: its
+			// storage can serve the gradients still to come. Storage is
+			// recycled once, by address (an in-place ReLU shares its
+			// input's).
+			recycleOutput(n, held)
 		}
 	}
 	return nil
+}
+
+func recycleOutput(n *Value, held map[*float32]bool) {
+	if n.op == OpLeaf || n.T == nil || len(n.T.Data) == 0 || held[&n.T.Data[0]] {
+		return
+	}
+	held[&n.T.Data[0]] = true
+	tensor.Recycle(n.T)
 }
 
 // adopted reports whether a parent of n took n's gradient (or a view of

@@ -59,7 +59,7 @@ func newCIFARResNet(cfg Config, block blockKind, n int) *ResNet {
 	r := &ResNet{
 		Conv1:   resnetConv3x3(cfg.InChannels, w, 1),
 		BN1:     nn.NewBatchNorm2d(w),
-		ReLU:    nn.NewReLU(),
+		ReLU:    &nn.ReLU{Inplace: true},
 		AvgPool: nn.NewAdaptiveAvgPool2d(1, 1),
 	}
 	inplanes := w

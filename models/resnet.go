@@ -76,7 +76,7 @@ func NewBasicBlock(inplanes, planes, stride int, downsample *nn.Sequential) *Bas
 	return &BasicBlock{
 		Conv1:      resnetConv3x3(inplanes, planes, stride),
 		BN1:        nn.NewBatchNorm2d(planes),
-		ReLU:       nn.NewReLU(),
+		ReLU:       &nn.ReLU{Inplace: true},
 		Conv2:      resnetConv3x3(planes, planes, 1),
 		BN2:        nn.NewBatchNorm2d(planes),
 		Downsample: downsample,
@@ -131,7 +131,7 @@ func NewBottleneck(inplanes, planes, stride int, downsample *nn.Sequential) *Bot
 		BN2:        nn.NewBatchNorm2d(planes),
 		Conv3:      resnetConv1x1(planes, out, 1),
 		BN3:        nn.NewBatchNorm2d(out),
-		ReLU:       nn.NewReLU(),
+		ReLU:       &nn.ReLU{Inplace: true},
 		Downsample: downsample,
 	}
 }
@@ -231,7 +231,7 @@ func newImageNetResNet(cfg Config, block blockKind, layers [4]int) *ResNet {
 	r := &ResNet{
 		Conv1:   nn.NewConv2d(cfg.InChannels, 64, 7, nn.Stride(2), nn.Padding(3), nn.NoBias()),
 		BN1:     nn.NewBatchNorm2d(64),
-		ReLU:    nn.NewReLU(),
+		ReLU:    &nn.ReLU{Inplace: true},
 		MaxPool: nn.NewMaxPool2d(3, nn.Stride(2), nn.Padding(1)),
 		AvgPool: nn.NewAdaptiveAvgPool2d(1, 1),
 	}

@@ -18,8 +18,14 @@ type ReLU struct {
 // NewReLU returns a ReLU.
 func NewReLU() *ReLU { return &ReLU{} }
 
-// Forward applies max(x, 0).
-func (*ReLU) Forward(x *autograd.Value) (*autograd.Value, error) { return autograd.ReLU(x), nil }
+// Forward applies max(x, 0), over x's storage when Inplace is set and
+// x is an intermediate value of a training pass (autograd.ReLUInPlace).
+func (r *ReLU) Forward(x *autograd.Value) (*autograd.Value, error) {
+	if r.Inplace {
+		return autograd.ReLUInPlace(x), nil
+	}
+	return autograd.ReLU(x), nil
+}
 
 // ReLU6 is torch.nn.ReLU6.
 type ReLU6 struct{ Inplace bool }
@@ -27,8 +33,13 @@ type ReLU6 struct{ Inplace bool }
 // NewReLU6 returns a ReLU6.
 func NewReLU6() *ReLU6 { return &ReLU6{} }
 
-// Forward applies min(max(x, 0), 6).
-func (*ReLU6) Forward(x *autograd.Value) (*autograd.Value, error) { return autograd.ReLU6(x), nil }
+// Forward applies min(max(x, 0), 6), in place like ReLU's.
+func (r *ReLU6) Forward(x *autograd.Value) (*autograd.Value, error) {
+	if r.Inplace {
+		return autograd.ReLU6InPlace(x), nil
+	}
+	return autograd.ReLU6(x), nil
+}
 
 // MaxPool2d is torch.nn.MaxPool2d (stride defaults to the kernel size).
 type MaxPool2d struct{ Opts autograd.PoolOpts }

@@ -15,7 +15,7 @@ const poolMinFloats = 1 << 12
 
 // PoolMaxBytes bounds the memory kept for reuse; buffers beyond it are
 // left to the garbage collector.
-var PoolMaxBytes int64 = 2 << 30
+var PoolMaxBytes int64 = 8 << 30
 
 var pool = struct {
 	sync.Mutex

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -115,6 +116,14 @@ func (f *recipeFlags) start() (stop func(), err error) {
 	}
 	if f.threads > 0 {
 		runtime.GOMAXPROCS(f.threads)
+	}
+	if os.Getenv("GOGC") == "" {
+		// Training's heap is a step's activations (recycled from step to
+		// step) and little else; Go's default lets garbage grow to the
+		// live size before a collection, which would double the peak
+		// memory. The buffers hold no pointers, so collecting more often
+		// costs next to nothing.
+		debug.SetGCPercent(20)
 	}
 	if f.cpuProfile == "" {
 		return func() {}, nil
