@@ -61,7 +61,7 @@ func NewDenseNet(cfg Config, growth int, blocks []int, initFeatures int) *DenseN
 	f := nn.NewSequential().
 		Append("conv0", nn.NewConv2d(cfg.InChannels, initFeatures, 7, nn.Stride(2), nn.Padding(3), nn.NoBias())).
 		Append("norm0", nn.NewBatchNorm2d(initFeatures)).
-		Append("relu0", nn.NewReLU()).
+		Append("relu0", &nn.ReLU{Inplace: true}).
 		Append("pool0", nn.NewMaxPool2d(3, nn.Stride(2), nn.Padding(1)))
 	c := initFeatures
 	for i, n := range blocks {
@@ -88,7 +88,7 @@ func (d *DenseNet) Forward(x *autograd.Value) (*autograd.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	if x, err = autograd.AdaptiveAvgPool2d(autograd.ReLU(x), 1, 1); err != nil {
+	if x, err = autograd.AdaptiveAvgPool2d(autograd.ReLUInPlace(x), 1, 1); err != nil {
 		return nil, err
 	}
 	if x, err = autograd.Flatten(x, 1); err != nil {
@@ -114,10 +114,10 @@ type DenseLayer struct {
 func NewDenseLayer(in, growth, bnSize int) *DenseLayer {
 	return &DenseLayer{
 		Norm1: nn.NewBatchNorm2d(in),
-		ReLU1: nn.NewReLU(),
+		ReLU1: &nn.ReLU{Inplace: true},
 		Conv1: nn.NewConv2d(in, bnSize*growth, 1, nn.NoBias()),
 		Norm2: nn.NewBatchNorm2d(bnSize * growth),
-		ReLU2: nn.NewReLU(),
+		ReLU2: &nn.ReLU{Inplace: true},
 		Conv2: nn.NewConv2d(bnSize*growth, growth, 3, nn.Padding(1), nn.NoBias()),
 	}
 }
@@ -192,7 +192,7 @@ type Transition struct {
 func NewTransition(in, out int) *Transition {
 	return &Transition{nn.NewSequential().
 		Append("norm", nn.NewBatchNorm2d(in)).
-		Append("relu", nn.NewReLU()).
+		Append("relu", &nn.ReLU{Inplace: true}).
 		Append("conv", nn.NewConv2d(in, out, 1, nn.NoBias())).
 		Append("pool", nn.NewAvgPool2d(2, nn.Stride(2)))}
 }

@@ -76,7 +76,7 @@ func (b *BasicConv2d) Forward(x *autograd.Value) (*autograd.Value, error) {
 	if x, err = nn.Call(b.BN, x); err != nil {
 		return nil, err
 	}
-	return autograd.ReLU(x), nil
+	return autograd.ReLUInPlace(x), nil
 }
 
 // GoogLeNetInception is GoogLeNet's Inception module (torchvision's
@@ -159,7 +159,7 @@ func (a *GoogLeNetAux) Forward(x *autograd.Value) (*autograd.Value, error) {
 	if x, err = nn.Call(a.FC1, x); err != nil {
 		return nil, err
 	}
-	if x, err = nn.Call(a.Dropout, autograd.ReLU(x)); err != nil {
+	if x, err = nn.Call(a.Dropout, autograd.ReLUInPlace(x)); err != nil {
 		return nil, err
 	}
 	return nn.Call(a.FC2, x)

@@ -82,9 +82,9 @@ func NewInvertedResidual(in, out, stride, expandRatio int) *InvertedResidual {
 	hidden := in * expandRatio
 	conv := nn.NewSequential()
 	if expandRatio != 1 {
-		conv.Append("0", NewConv2dNormActivation(in, hidden, 1, 1, 1, nn.NewReLU6()))
+		conv.Append("0", NewConv2dNormActivation(in, hidden, 1, 1, 1, &nn.ReLU6{Inplace: true}))
 	}
-	conv.Append(strconv.Itoa(conv.Len()), NewConv2dNormActivation(hidden, hidden, 3, stride, hidden, nn.NewReLU6()))
+	conv.Append(strconv.Itoa(conv.Len()), NewConv2dNormActivation(hidden, hidden, 3, stride, hidden, &nn.ReLU6{Inplace: true}))
 	conv.Append(strconv.Itoa(conv.Len()), nn.NewConv2d(hidden, out, 1, nn.NoBias()))
 	conv.Append(strconv.Itoa(conv.Len()), nn.NewBatchNorm2d(out))
 	return &InvertedResidual{Conv: conv, UseResConnect: stride == 1 && in == out}
@@ -113,7 +113,7 @@ type MobileNetV2 struct {
 // NewMobileNetV2 builds MobileNetV2 for cfg.
 func NewMobileNetV2(cfg Config) *MobileNetV2 {
 	const stem, last = 32, 1280
-	features := nn.NewSequential(NewConv2dNormActivation(cfg.InChannels, stem, 3, 2, 1, nn.NewReLU6()))
+	features := nn.NewSequential(NewConv2dNormActivation(cfg.InChannels, stem, 3, 2, 1, &nn.ReLU6{Inplace: true}))
 	in := stem
 	for _, r := range mobilenetV2Setting {
 		for i := 0; i < r.n; i++ {
@@ -125,7 +125,7 @@ func NewMobileNetV2(cfg Config) *MobileNetV2 {
 			in = r.c
 		}
 	}
-	features.Append(strconv.Itoa(features.Len()), NewConv2dNormActivation(in, last, 1, 1, 1, nn.NewReLU6()))
+	features.Append(strconv.Itoa(features.Len()), NewConv2dNormActivation(in, last, 1, 1, 1, &nn.ReLU6{Inplace: true}))
 	return &MobileNetV2{
 		Features:   features,
 		Classifier: nn.NewSequential(nn.NewDropout(0.2), nn.NewLinear(last, cfg.NumClasses)),
@@ -167,8 +167,8 @@ type DepthwiseSeparable struct{ *nn.Sequential }
 // is the depthwise convolution's.
 func NewDepthwiseSeparable(in, out, stride int) *DepthwiseSeparable {
 	return &DepthwiseSeparable{nn.NewSequential(
-		NewConv2dNormActivation(in, in, 3, stride, in, nn.NewReLU()),
-		NewConv2dNormActivation(in, out, 1, 1, 1, nn.NewReLU()),
+		NewConv2dNormActivation(in, in, 3, stride, in, &nn.ReLU{Inplace: true}),
+		NewConv2dNormActivation(in, out, 1, 1, 1, &nn.ReLU{Inplace: true}),
 	)}
 }
 
@@ -194,7 +194,7 @@ type MobileNetV1 struct {
 // NewMobileNetV1 builds MobileNet v1 for cfg.
 func NewMobileNetV1(cfg Config) *MobileNetV1 {
 	const stem = 32
-	features := nn.NewSequential(NewConv2dNormActivation(cfg.InChannels, stem, 3, 2, 1, nn.NewReLU()))
+	features := nn.NewSequential(NewConv2dNormActivation(cfg.InChannels, stem, 3, 2, 1, &nn.ReLU{Inplace: true}))
 	in := stem
 	for _, r := range mobilenetV1Setting {
 		features.Append(strconv.Itoa(features.Len()), NewDepthwiseSeparable(in, r.out, r.stride))

@@ -59,7 +59,7 @@ func init() {
 func convBNReLU(in, out, kernel, stride int) *nn.Sequential {
 	return nn.NewSequential(
 		nn.NewConv2d(in, out, kernel, nn.Stride(stride), nn.Padding((kernel-1)/2), nn.NoBias()),
-		nn.NewBatchNorm2d(out), nn.NewReLU())
+		nn.NewBatchNorm2d(out), &nn.ReLU{Inplace: true})
 }
 
 // depthwise3x3 is a bias-free 3x3 depthwise convolution with padding 1.
@@ -88,13 +88,13 @@ func NewShuffleNetV2Block(in, out, stride int) *ShuffleNetV2Block {
 	if stride > 1 {
 		b.Branch1 = nn.NewSequential(
 			depthwise3x3(in, stride), nn.NewBatchNorm2d(in),
-			nn.NewConv2d(in, half, 1, nn.NoBias()), nn.NewBatchNorm2d(half), nn.NewReLU())
+			nn.NewConv2d(in, half, 1, nn.NoBias()), nn.NewBatchNorm2d(half), &nn.ReLU{Inplace: true})
 		branch2In = in
 	}
 	b.Branch2 = nn.NewSequential(
-		nn.NewConv2d(branch2In, half, 1, nn.NoBias()), nn.NewBatchNorm2d(half), nn.NewReLU(),
+		nn.NewConv2d(branch2In, half, 1, nn.NoBias()), nn.NewBatchNorm2d(half), &nn.ReLU{Inplace: true},
 		depthwise3x3(half, stride), nn.NewBatchNorm2d(half),
-		nn.NewConv2d(half, half, 1, nn.NoBias()), nn.NewBatchNorm2d(half), nn.NewReLU())
+		nn.NewConv2d(half, half, 1, nn.NoBias()), nn.NewBatchNorm2d(half), &nn.ReLU{Inplace: true})
 	return b
 }
 
@@ -218,7 +218,7 @@ func NewShuffleNetV1Unit(in, out, stride, groups, firstGroups int) *ShuffleNetV1
 		out -= in
 	}
 	u.Branch2 = nn.NewSequential(
-		nn.NewConv2d(in, mid, 1, nn.Groups(firstGroups), nn.NoBias()), nn.NewBatchNorm2d(mid), nn.NewReLU(),
+		nn.NewConv2d(in, mid, 1, nn.Groups(firstGroups), nn.NoBias()), nn.NewBatchNorm2d(mid), &nn.ReLU{Inplace: true},
 		&nn.ChannelShuffle{Groups: groups},
 		depthwise3x3(mid, stride), nn.NewBatchNorm2d(mid),
 		nn.NewConv2d(mid, out, 1, nn.Groups(groups), nn.NoBias()), nn.NewBatchNorm2d(out))
@@ -251,7 +251,7 @@ func (u *ShuffleNetV1Unit) Forward(x *autograd.Value) (*autograd.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	return autograd.ReLU(y), nil
+	return autograd.ReLUInPlace(y), nil
 }
 
 // ShuffleNetV1 is ShuffleNet v1, laid out like torchvision's

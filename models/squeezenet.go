@@ -37,7 +37,7 @@ func init() {
 func squeezeNet10Features(in int) *nn.Sequential {
 	return nn.NewSequential(
 		nn.NewConv2d(in, 96, 7, nn.Stride(2)),
-		nn.NewReLU(),
+		&nn.ReLU{Inplace: true},
 		squeezeNetPool(),
 		NewFire(96, 16, 64, 64),
 		NewFire(128, 16, 64, 64),
@@ -56,7 +56,7 @@ func squeezeNet10Features(in int) *nn.Sequential {
 func squeezeNet11Features(in int) *nn.Sequential {
 	return nn.NewSequential(
 		nn.NewConv2d(in, 64, 3, nn.Stride(2)),
-		nn.NewReLU(),
+		&nn.ReLU{Inplace: true},
 		squeezeNetPool(),
 		NewFire(64, 16, 64, 64),
 		NewFire(128, 16, 64, 64),
@@ -90,11 +90,11 @@ type Fire struct {
 func NewFire(inplanes, squeeze, expand1x1, expand3x3 int) *Fire {
 	return &Fire{
 		Squeeze:             nn.NewConv2d(inplanes, squeeze, 1),
-		SqueezeActivation:   nn.NewReLU(),
+		SqueezeActivation:   &nn.ReLU{Inplace: true},
 		Expand1x1:           nn.NewConv2d(squeeze, expand1x1, 1),
-		Expand1x1Activation: nn.NewReLU(),
+		Expand1x1Activation: &nn.ReLU{Inplace: true},
 		Expand3x3:           nn.NewConv2d(squeeze, expand3x3, 3, nn.Padding(1)),
-		Expand3x3Activation: nn.NewReLU(),
+		Expand3x3Activation: &nn.ReLU{Inplace: true},
 	}
 }
 
@@ -139,7 +139,7 @@ func NewSqueezeNet(cfg Config, features *nn.Sequential) *SqueezeNet {
 	final := nn.NewConv2d(512, cfg.NumClasses, 1)
 	return &SqueezeNet{
 		Features:   features,
-		Classifier: nn.NewSequential(nn.NewDropout(0.5), final, nn.NewReLU(), nn.NewAdaptiveAvgPool2d(1, 1)),
+		Classifier: nn.NewSequential(nn.NewDropout(0.5), final, &nn.ReLU{Inplace: true}, nn.NewAdaptiveAvgPool2d(1, 1)),
 		FinalConv:  final,
 	}
 }

@@ -69,10 +69,10 @@ func NewVGG(cfg Config, features *nn.Sequential) *VGG {
 		AvgPool:  nn.NewAdaptiveAvgPool2d(7, 7),
 		Classifier: nn.NewSequential(
 			nn.NewLinear(512*7*7, 4096),
-			nn.NewReLU(),
+			&nn.ReLU{Inplace: true},
 			nn.NewDropout(0.5),
 			nn.NewLinear(4096, 4096),
-			nn.NewReLU(),
+			&nn.ReLU{Inplace: true},
 			nn.NewDropout(0.5),
 			nn.NewLinear(4096, cfg.NumClasses),
 		),
@@ -92,7 +92,7 @@ func vggFeatures(cfg []int, batchNorm bool, in int) *nn.Sequential {
 		if batchNorm {
 			layers = append(layers, nn.NewBatchNorm2d(v))
 		}
-		layers = append(layers, nn.NewReLU())
+		layers = append(layers, &nn.ReLU{Inplace: true})
 		in = v
 	}
 	return nn.NewSequential(layers...)
