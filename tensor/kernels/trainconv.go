@@ -20,43 +20,52 @@ import (
 //     PackedConv uses (sgemmTapB), one GEMM per image accumulated into a
 //     per-worker sum.
 
-// packedConvs keeps built PackedConvs per shape, so that a training step
-// reuses them: building one plans its grid and allocates its jobs.
-var packedConvs = struct {
-	sync.Mutex
-	free map[ConvParams][]*PackedConv
-}{free: map[ConvParams][]*PackedConv{}}
+// convCache keeps built convolutions (PackedConv, WinogradConv) per
+// shape, so that a training step reuses them: building one plans its
+// grid and allocates its jobs. Each caller takes one for its own use and
+// puts it back, so concurrent passes never share one.
+type convCache[T any] struct {
+	mu   sync.Mutex
+	free map[ConvParams][]T
+}
 
-// packedConvMaxShapes bounds the cache: a model sees a few dozen shapes;
-// a server fed every input size must not grow it forever.
-const packedConvMaxShapes = 512
+// convCacheMaxShapes bounds a cache: a model sees a few dozen shapes; a
+// server fed every input size must not grow it forever.
+const convCacheMaxShapes = 512
+
+func (c *convCache[T]) get(p *ConvParams) (t T, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if l := c.free[*p]; len(l) > 0 {
+		t = l[len(l)-1]
+		c.free[*p] = l[:len(l)-1]
+		return t, true
+	}
+	return t, false
+}
+
+func (c *convCache[T]) put(p ConvParams, t T) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.free == nil {
+		c.free = map[ConvParams][]T{}
+	}
+	if _, ok := c.free[p]; ok || len(c.free) < convCacheMaxShapes {
+		c.free[p] = append(c.free[p], t)
+	}
+}
+
+var (
+	packedConvs   convCache[*PackedConv]
+	winogradConvs convCache[*WinogradConv]
+)
 
 func getPackedConv(p *ConvParams, w []float32) (*PackedConv, error) {
-	packedConvs.Lock()
-	if l := packedConvs.free[*p]; len(l) > 0 {
-		pc := l[len(l)-1]
-		packedConvs.free[*p] = l[:len(l)-1]
-		packedConvs.Unlock()
+	if pc, ok := packedConvs.get(p); ok {
 		return pc, pc.SetWeights(w)
 	}
-	packedConvs.Unlock()
 	return NewPackedConv(p, w)
 }
-
-func putPackedConv(pc *PackedConv) {
-	packedConvs.Lock()
-	defer packedConvs.Unlock()
-	if _, ok := packedConvs.free[pc.p]; !ok && len(packedConvs.free) >= packedConvMaxShapes {
-		return
-	}
-	packedConvs.free[pc.p] = append(packedConvs.free[pc.p], pc)
-}
-
-// winogradConvs is packedConvs' twin for the Winograd path.
-var winogradConvs = struct {
-	sync.Mutex
-	free map[ConvParams][]*WinogradConv
-}{free: map[ConvParams][]*WinogradConv{}}
 
 // trainWinograd lets the training passes run 3x3 stride-1 convolutions
 // as F(4x4, 3x3) Winograd (about 1.6x the packed convolution's speed on
@@ -73,14 +82,8 @@ func winogradFits(p *ConvParams) bool {
 }
 
 func runWinograd(p *ConvParams, x, w, bias, y []float32) bool {
-	winogradConvs.Lock()
-	var wc *WinogradConv
-	if l := winogradConvs.free[*p]; len(l) > 0 {
-		wc = l[len(l)-1]
-		winogradConvs.free[*p] = l[:len(l)-1]
-	}
-	winogradConvs.Unlock()
-	if wc == nil {
+	wc, ok := winogradConvs.get(p)
+	if !ok {
 		var err error
 		if wc, err = NewWinogradConv(p, w, wgTrainTile); err != nil {
 			return false
@@ -93,11 +96,7 @@ func runWinograd(p *ConvParams, x, w, bias, y []float32) bool {
 		ep = &Epilogue{Bias: bias}
 	}
 	wc.Forward(x, y, ep)
-	winogradConvs.Lock()
-	if _, ok := winogradConvs.free[*p]; ok || len(winogradConvs.free) < packedConvMaxShapes {
-		winogradConvs.free[*p] = append(winogradConvs.free[*p], wc)
-	}
-	winogradConvs.Unlock()
+	winogradConvs.put(*p, wc)
 	return true
 }
 
@@ -119,7 +118,7 @@ func runPacked(p *ConvParams, x, w, bias, y []float32) bool {
 	ws := getBuf(pc.WorkspaceSize())
 	pc.Run(p.N, x, DenseLayout(p.C, p.H*p.W), y, DenseLayout(p.Cout, p.OH*p.OW), ep, Layout{}, *ws)
 	putBuf(ws)
-	putPackedConv(pc)
+	packedConvs.put(pc.p, pc)
 	return true
 }
 
