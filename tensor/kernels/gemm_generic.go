@@ -200,40 +200,6 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	putPackBuf(pb)
 }
 
-// sgemmTapB computes, on the calling goroutine, C = A * op(B) + beta*C
-// with A m x k (row stride lda) and op(B) k x n given by rows of the
-// stored B (see gemmJob.bTap): row j is b[bTap[j/rows] + (j%rows)*ldb:][:k].
-func sgemmTapB(m, n, k int, a []float32, lda int, b []float32, ldb int, bTap []int32, rows int, beta float32, c []float32, ldc int) {
-	if m == 0 || n == 0 || k == 0 {
-		return
-	}
-	if m < 0 || n < 0 || k < 0 || lda < k || ldc < n || ldb < 0 || rows < 1 || len(bTap)*rows < n {
-		panic("kernels: sgemmTapB: bad arguments")
-	}
-	if len(c) < (m-1)*ldc+n {
-		panic("kernels: sgemmTapB: C too short")
-	}
-	for t := 0; t*rows < n; t++ {
-		last := min(rows, n-t*rows) - 1
-		if bTap[t] < 0 || int(bTap[t])+last*ldb+k > len(b) {
-			panic("kernels: sgemmTapB: B too short")
-		}
-	}
-	if len(a) < (m-1)*lda+k {
-		panic("kernels: sgemmTapB: A too short")
-	}
-	g := gemmJobs.Get().(*gemmJob)
-	defer g.release()
-	im := gemmActive.Load()
-	g.im, g.transA, g.transB, g.m, g.n, g.k = im, false, true, m, n, k
-	g.alpha, g.beta, g.a, g.lda, g.b, g.ldb, g.c, g.ldc = 1, beta, a, lda, b, ldb, c, ldc
-	g.bTap, g.bTapRows = bTap, rows
-	g.kc = evenBlock(k, im.kc, 8)
-	g.direct = gemmDirectA && len(im.directs) == len(im.kerns) && n <= gemmDirectMaxN*im.nr
-	g.mw, g.nw = 1, 1
-	g.columnTask(0)
-}
-
 // gemmRows is the row panel height of the active GEMM kernels: the unit
 // that sgemmTapA's rows per tap must be a multiple of.
 func gemmRows() int { return gemmActive.Load().mr }
@@ -332,14 +298,10 @@ type gemmJob struct {
 	mw, nw         int  // task grid
 	direct         bool // read A in place (not transposed, direct kernels)
 	blk            bBlock
-	// With bTap set, op(B) = B^T and row j of the stored B starts at
-	// bTap[j/bTapRows] + (j%bTapRows)*ldb instead of j*ldb: the rows of
-	// an im2col matrix read in place from a prepared image (sgemmTapB).
-	bTap     []int32
-	bTapRows int
-	// aTap is bTap's twin for a non-transposed A (sgemmTapA): row i
-	// starts at aTap[i/aTapRows] + (i%aTapRows)*lda; aTapRows is a
-	// multiple of the micro-kernel's rows, so that every row panel has
+	// With aTap set (sgemmTapA), row i of a non-transposed A starts at
+	// aTap[i/aTapRows] + (i%aTapRows)*lda instead of i*lda: the rows of
+	// an im2col matrix read in place from a prepared image. aTapRows is
+	// a multiple of the micro-kernel's rows, so that every row panel has
 	// one stride.
 	aTap     []int32
 	aTapRows int
@@ -365,7 +327,7 @@ var gemmJobs = sync.Pool{New: func() any {
 // release drops the job's references to the caller's matrices and returns
 // it to the pool.
 func (g *gemmJob) release() {
-	g.a, g.b, g.c, g.blk.pb, g.bTap, g.aTap = nil, nil, nil, nil, nil, nil
+	g.a, g.b, g.c, g.blk.pb, g.aTap = nil, nil, nil, nil, nil
 	gemmJobs.Put(g)
 }
 
@@ -687,14 +649,6 @@ func (g *gemmJob) aRow(i int) int {
 	return int(g.aTap[i/g.aTapRows]) + i%g.aTapRows*g.lda
 }
 
-// bRow is the offset of row j of the stored B (transposed B only).
-func (g *gemmJob) bRow(j int) int {
-	if g.bTap == nil {
-		return j * g.ldb
-	}
-	return int(g.bTap[j/g.bTapRows]) + j%g.bTapRows*g.ldb
-}
-
 // packBTrans: B is stored n x k (op(B) = B^T); dst[p*w+j] = B[col+j, pc+p].
 func (g *gemmJob) packBTrans(dst []float32, pc, kcb, col, w, valid int) {
 	im := g.im
@@ -702,16 +656,12 @@ func (g *gemmJob) packBTrans(dst []float32, pc, kcb, col, w, valid int) {
 	if im.trans8 != nil && kcb >= 8 {
 		k8 := kcb &^ 7
 		for ; j0+8 <= valid; j0 += 8 {
-			if g.bTap != nil && (col+j0)/g.bTapRows != (col+j0+7)/g.bTapRows {
-				// The 8 rows straddle two taps: not one stride.
-				break
-			}
-			im.trans8(k8, &g.b[g.bRow(col+j0)+pc], g.ldb, &dst[j0], w)
+			im.trans8(k8, &g.b[(col+j0)*g.ldb+pc], g.ldb, &dst[j0], w)
 		}
 		if j0 > 0 {
 			// Rows of the tail of k for the columns done above.
 			for j := 0; j < j0; j++ {
-				src := g.b[g.bRow(col+j)+pc:][:kcb]
+				src := g.b[(col+j)*g.ldb+pc:][:kcb]
 				for p := k8; p < kcb; p++ {
 					dst[p*w+j] = src[p]
 				}
@@ -725,7 +675,7 @@ func (g *gemmJob) packBTrans(dst []float32, pc, kcb, col, w, valid int) {
 			}
 			continue
 		}
-		src := g.b[g.bRow(col+j)+pc:][:kcb]
+		src := g.b[(col+j)*g.ldb+pc:][:kcb]
 		for p, v := range src {
 			dst[p*w+j] = v
 		}

@@ -15,10 +15,10 @@ import (
 //   - backward data, stride 1: the transposed convolution is an ordinary
 //     one over dy with the kernel flipped and its in/out channels
 //     swapped, padding D*(K-1)-P, so it runs as a PackedConv too;
-//   - backward weight: dW = dy * im2col(x)^T, with im2col(x)'s rows read
-//     in place from the prepared (zero-bordered, phase-split) image that
-//     PackedConv uses (sgemmTapB), one GEMM per image accumulated into a
-//     per-worker sum.
+//   - backward weight: dW^T = im2col(x) * dy^T, with im2col(x)'s rows
+//     read in place from the prepared (zero-bordered, phase-split) image
+//     that PackedConv uses (sgemmTapA), one GEMM per image accumulated
+//     into a per-worker sum.
 
 // convCache keeps built convolutions (PackedConv, WinogradConv) per
 // shape, so that a training step reuses them: building one plans its
@@ -70,8 +70,12 @@ func getPackedConv(p *ConvParams, w []float32) (*PackedConv, error) {
 // trainWinograd lets the training passes run 3x3 stride-1 convolutions
 // as F(4x4, 3x3) Winograd (about 1.6x the packed convolution's speed on
 // ResNet-20's layers; relative error below 8e-6, TestWinogradAccuracy).
-// CONVNET_WINOGRAD=off turns it off, for bit-level comparisons.
-var trainWinograd = os.Getenv("CONVNET_WINOGRAD") != "off"
+// CONVNET_WINOGRAD=off turns it off, for bit-level comparisons;
+// CONVNET_WINOGRAD=2 uses F(2x2, 3x3) (about 5x less rounding error).
+var (
+	trainWinograd = os.Getenv("CONVNET_WINOGRAD") != "off"
+	wgTrainTile   = map[bool]int{true: 2, false: 4}[os.Getenv("CONVNET_WINOGRAD") == "2"]
+)
 
 // winogradFits reports whether the training passes should use Winograd
 // for p: a 3x3, stride-1, single-group convolution with enough channels
@@ -260,10 +264,3 @@ func backwardWeightPacked(p *ConvParams, x, dy, dw []float32) {
 		putBuf(acc)
 	}
 }
-
-var wgTrainTile = func() int {
-	if os.Getenv("CONVNET_WINOGRAD") == "2" {
-		return 2
-	}
-	return 4
-}()
