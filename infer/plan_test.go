@@ -281,6 +281,37 @@ func TestFuseAddReLU(t *testing.T) {
 	}
 }
 
+// TestMaxPool runs the plan's max pooling against the eager kernel on the
+// windows the zoo uses (3x3/2 with and without padding, ceil mode, 2x2/2,
+// 3x3/1) and on the general path (dilation, stride 3), on odd and even
+// sizes, including rows shorter than one vector.
+func TestMaxPool(t *testing.T) {
+	cases := []struct {
+		k    int
+		opts []nn.Option
+	}{
+		{3, []nn.Option{nn.Stride(2)}},
+		{3, []nn.Option{nn.Stride(2), nn.CeilMode()}},
+		{3, []nn.Option{nn.Stride(2), nn.Padding(1)}},
+		{3, []nn.Option{nn.Stride(2), nn.Padding(1), nn.CeilMode()}},
+		{2, []nn.Option{nn.Stride(2)}},
+		{2, []nn.Option{nn.Stride(2), nn.CeilMode()}},
+		{2, []nn.Option{nn.Stride2(1, 2), nn.Padding2(0, 1)}},
+		{3, []nn.Option{nn.Stride(1), nn.Padding(1)}},
+		{3, []nn.Option{nn.Stride(2), nn.Dilation(2), nn.Padding(1)}},
+		{3, []nn.Option{nn.Stride(3), nn.CeilMode()}},
+	}
+	for i, c := range cases {
+		for _, hw := range [][2]int{{111, 111}, {56, 57}, {13, 13}, {7, 9}, {4, 5}} {
+			m := nn.NewMaxPool2d(c.k, c.opts...)
+			rel, p := compare(t, m, []int{2, 3, hw[0], hw[1]})
+			if rel != 0 {
+				t.Errorf("case %d (%d, %v) %dx%d: rel err %g\n%s", i, c.k, m, hw[0], hw[1], rel, p)
+			}
+		}
+	}
+}
+
 // inceptionish concatenates a 1x1 branch, a nested concatenation of two
 // 3x3 branches, a max-pool branch and the same 1x1 branch again (which
 // must be copied: a value has one place), then runs a 1x1 conv on the

@@ -360,6 +360,10 @@ func colRange(off, s, w, ow int) (lo, hi int) {
 // (kernels.MaxRow, kernels.MaxPoolRowS2) for the usual stride-2 windows. A
 // NaN in the window wins, as in PyTorch; padding never does.
 func maxPoolPlane(p *kernels.PoolParams, x, y, vmax []float32) {
+	if p.SW == 2 && p.DW == 1 && p.DH == 1 && (p.KW == 2 || p.KW == 3) && p.KH <= 3 {
+		maxPoolPlaneS2(p, x, y)
+		return
+	}
 	vmax = vmax[:maxPoolRow(p)]
 	negInf := float32(math.Inf(-1))
 	for i := range vmax[:p.PW] {
@@ -402,6 +406,61 @@ func maxPoolPlane(p *kernels.PoolParams, x, y, vmax []float32) {
 			m := negInf
 			for kw := 0; kw < p.KW; kw++ {
 				m = max(m, vmax[w0+kw*p.DW])
+			}
+			yr[ow] = m
+		}
+	}
+}
+
+// maxPoolPlaneS2 is maxPoolPlane for the windows almost every network
+// uses (at most 3 rows by 2 or 3 columns, stride 2 across): the window's
+// rows go straight to kernels.MaxPoolRowS2R3, which takes their maximum
+// on the way, for the output columns whose windows lie inside the row;
+// the one or two columns at the edges that reach into the padding (or
+// past the row in ceil mode) are done here, clipped to the row.
+func maxPoolPlaneS2(p *kernels.PoolParams, x, y []float32) {
+	lo := min((p.PW+1)/2, p.OW)
+	hi := max(lo, min(p.OW, (p.W-p.KW+p.PW)/2+1))
+	negInf := float32(math.Inf(-1))
+	var rows [3][]float32
+	for oh := 0; oh < p.OH; oh++ {
+		n := 0
+		for kh := 0; kh < p.KH; kh++ {
+			if ih := oh*p.SH - p.PH + kh; ih >= 0 && ih < p.H {
+				rows[n] = x[ih*p.W : (ih+1)*p.W]
+				n++
+			}
+		}
+		yr := y[oh*p.OW : (oh+1)*p.OW]
+		if n == 0 {
+			// Not produced by PyTorch's output size rule; keep y defined.
+			for i := range yr {
+				yr[i] = negInf
+			}
+			continue
+		}
+		for i := n; i < 3; i++ {
+			rows[i] = rows[n-1]
+		}
+		if hi > lo {
+			c := 2*lo - p.PW
+			kernels.MaxPoolRowS2R3(yr[lo:hi], rows[0][c:], rows[1][c:], rows[2][c:], p.KW)
+		}
+		for ow := 0; ow < p.OW; ow++ {
+			if ow == lo {
+				ow = hi
+				if ow >= p.OW {
+					break
+				}
+			}
+			w0, w1 := max(2*ow-p.PW, 0), min(2*ow-p.PW+p.KW, p.W)
+			m := negInf
+			for _, r := range rows[:n] {
+				for _, v := range r[w0:w1] {
+					if v != v || v > m {
+						m = v
+					}
+				}
 			}
 			yr[ow] = m
 		}

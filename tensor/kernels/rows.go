@@ -27,6 +27,9 @@ type rowKernels struct {
 	// maxS2: dst[o] = max(src[2o : 2o+kw]) for kw = 2 or 3; src holds
 	// 2*len(dst)+kw-2 floats.
 	maxS2 func(dst, src []float32, kw int)
+	// maxS2R3: dst[o] = max(r[2o : 2o+kw]) over the rows r0, r1, r2 (a
+	// row may be passed twice), each holding 2*len(dst)+kw-2 floats.
+	maxS2R3 func(dst, r0, r1, r2 []float32, kw int)
 	// avg2x2: dst[o] = (a[2o] + a[2o+1] + b[2o] + b[2o+1]) / 4.
 	avg2x2 func(dst, a, b []float32)
 }
@@ -42,7 +45,7 @@ func selectRowKernels() *rowKernels {
 	return rowGeneric
 }
 
-var rowGeneric = &rowKernels{name: "generic", affine: affineRowGo, max2: maxRowGo, maxS2: maxRowS2Go, avg2x2: avgRow2x2Go}
+var rowGeneric = &rowKernels{name: "generic", affine: affineRowGo, max2: maxRowGo, maxS2: maxRowS2Go, maxS2R3: maxPoolS2R3Go, avg2x2: avgRow2x2Go}
 
 // actBounds returns the clamp of an activation.
 func actBounds(a Activation) (lo, hi float32) {
@@ -101,6 +104,23 @@ func MaxPoolRowS2(dst, src []float32, kw int) {
 	rowImpl.maxS2(dst, src[:2*n+kw-2], kw)
 }
 
+// MaxPoolRowS2R3 is MaxPoolRowS2 over the element-wise maximum of the rows
+// r0, r1 and r2, without writing that row: one output row of a stride-2
+// max pooling whose windows are 2 or 3 rows tall (pass a row twice for 2)
+// and kw = 2 or 3 wide, all inside the input. Each row must hold
+// 2*len(dst)+kw-2 floats.
+func MaxPoolRowS2R3(dst, r0, r1, r2 []float32, kw int) {
+	if kw != 2 && kw != 3 {
+		panic("kernels: MaxPoolRowS2R3: window must be 2 or 3 wide")
+	}
+	n := len(dst)
+	if n == 0 {
+		return
+	}
+	m := 2*n + kw - 2
+	rowImpl.maxS2R3(dst, r0[:m], r1[:m], r2[:m], kw)
+}
+
 // AvgPoolRow2x2 sets dst[o] = (a[2o] + a[2o+1] + b[2o] + b[2o+1]) / 4: one
 // output row of a 2x2, stride-2 average pooling without padding from its
 // two input rows (a and b hold 2*len(dst) floats).
@@ -157,6 +177,22 @@ func maxRowS2Tail(dst, src []float32, kw, from int) {
 	}
 	for o := from; o < len(dst); o++ {
 		dst[o] = nanMax(nanMax(src[2*o], src[2*o+1]), src[2*o+2])
+	}
+}
+
+func maxPoolS2R3Go(dst, r0, r1, r2 []float32, kw int) {
+	maxPoolS2R3Tail(dst, r0, r1, r2, kw, 0)
+}
+
+// maxPoolS2R3Tail computes outputs [from, len(dst)) of maxPoolS2R3Go.
+func maxPoolS2R3Tail(dst, r0, r1, r2 []float32, kw, from int) {
+	for o := from; o < len(dst); o++ {
+		i := 2 * o
+		m := nanMax(nanMax(r0[i], r1[i]), r2[i])
+		for k := 1; k < kw; k++ {
+			m = nanMax(m, nanMax(nanMax(r0[i+k], r1[i+k]), r2[i+k]))
+		}
+		dst[o] = m
 	}
 }
 

@@ -20,6 +20,12 @@ func maxRowAVX2(dst, a, b *float32, n int)
 //go:noescape
 func maxRowS2AVX2(dst, src *float32, groups, kw int)
 
+// maxPoolS2R3AVX2 computes 8*groups outputs of maxPoolS2R3Go, reading
+// each row's [0 : 16*groups+kw-2], no further than the last window.
+//
+//go:noescape
+func maxPoolS2R3AVX2(dst, r0, r1, r2 *float32, groups, kw int)
+
 // avgRow2x2AVX2 computes 8*groups outputs of avgRow2x2Go.
 //
 //go:noescape
@@ -32,7 +38,7 @@ func rowAsmKernels() *rowKernels {
 	return rowAVX2
 }
 
-var rowAVX2 = &rowKernels{name: "avx2", affine: affineRowAVX2Go, max2: maxRowAVX2Go, maxS2: maxRowS2AVX2Go, avg2x2: avgRow2x2AVX2Go}
+var rowAVX2 = &rowKernels{name: "avx2", affine: affineRowAVX2Go, max2: maxRowAVX2Go, maxS2: maxRowS2AVX2Go, maxS2R3: maxPoolS2R3AVX2Go, avg2x2: avgRow2x2AVX2Go}
 
 func affineRowAVX2Go(dst, src []float32, scale, shift, lo, hi float32) {
 	n := len(dst)
@@ -75,6 +81,24 @@ func maxRowS2AVX2Go(dst, src []float32, kw int) {
 		}
 		maxRowS2AVX2(&out[0], &in[0], 1, kw)
 		copy(dst[8*groups:], out[:rem])
+	}
+}
+
+func maxPoolS2R3AVX2Go(dst, r0, r1, r2 []float32, kw int) {
+	n := len(dst)
+	if n < 8 {
+		maxPoolS2R3Tail(dst, r0, r1, r2, kw, 0)
+		return
+	}
+	// A group's loads end at its last window, so the rest is one more
+	// group ending at the last output, overlapping the one before.
+	groups := n / 8
+	m := 2*n + kw - 2
+	_, _, _ = r0[m-1], r1[m-1], r2[m-1]
+	maxPoolS2R3AVX2(&dst[0], &r0[0], &r1[0], &r2[0], groups, kw)
+	if n%8 != 0 {
+		o := 2 * (n - 8)
+		maxPoolS2R3AVX2(&dst[n-8], &r0[o], &r1[o], &r2[o], 1, kw)
 	}
 }
 

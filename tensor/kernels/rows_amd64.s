@@ -218,3 +218,84 @@ avg:
 	JNZ     avg
 	VZEROUPPER
 	RET
+
+// func maxPoolS2R3AVX2(dst, r0, r1, r2 *float32, groups, kw int)
+//
+// maxRowS2AVX2 over the element-wise maximum of three rows, which it
+// takes load by load instead of from a row written beforehand: per 8
+// outputs the rows' src[2o : 2o+16] (and for kw = 3 src[2o+2 : 2o+10]
+// and src[2o+9 : 2o+17], so that no load passes the last window) are
+// reduced vertically, then the even and odd lanes horizontally: the third
+// column of each window is the even lanes of the first of the kw = 3
+// pair and the odd lanes of the second (VSHUFPS $0xD8).
+TEXT ·maxPoolS2R3AVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ r0+8(FP), SI
+	MOVQ r1+16(FP), DX
+	MOVQ r2+24(FP), BX
+	MOVQ groups+32(FP), CX
+	MOVQ kw+40(FP), AX
+	CMPQ AX, $3
+	JEQ  r3k3
+
+r3k2:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS (DX), Y2
+	VMOVUPS 32(DX), Y3
+	NANMAX(Y0, Y2, Y0, Y4)
+	NANMAX(Y1, Y3, Y1, Y5)
+	VMOVUPS (BX), Y2
+	VMOVUPS 32(BX), Y3
+	NANMAX(Y0, Y2, Y0, Y4)
+	NANMAX(Y1, Y3, Y1, Y5)
+	VSHUFPS $0x88, Y1, Y0, Y2
+	VSHUFPS $0xDD, Y1, Y0, Y3
+	NANMAX(Y2, Y3, Y2, Y4)
+	VPERMPD $0xD8, Y2, Y2
+	VMOVUPS Y2, (DI)
+	ADDQ    $64, SI
+	ADDQ    $64, DX
+	ADDQ    $64, BX
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     r3k2
+	VZEROUPPER
+	RET
+
+r3k3:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 8(SI), Y5
+	VMOVUPS 36(SI), Y6
+	VMOVUPS (DX), Y2
+	VMOVUPS 32(DX), Y3
+	NANMAX(Y0, Y2, Y0, Y4)
+	NANMAX(Y1, Y3, Y1, Y4)
+	VMOVUPS 8(DX), Y2
+	VMOVUPS 36(DX), Y3
+	NANMAX(Y5, Y2, Y5, Y4)
+	NANMAX(Y6, Y3, Y6, Y4)
+	VMOVUPS (BX), Y2
+	VMOVUPS 32(BX), Y3
+	NANMAX(Y0, Y2, Y0, Y4)
+	NANMAX(Y1, Y3, Y1, Y4)
+	VMOVUPS 8(BX), Y2
+	VMOVUPS 36(BX), Y3
+	NANMAX(Y5, Y2, Y5, Y4)
+	NANMAX(Y6, Y3, Y6, Y4)
+	VSHUFPS $0x88, Y1, Y0, Y2
+	VSHUFPS $0xDD, Y1, Y0, Y3
+	VSHUFPS $0xD8, Y6, Y5, Y7
+	NANMAX(Y2, Y3, Y2, Y4)
+	NANMAX(Y2, Y7, Y2, Y4)
+	VPERMPD $0xD8, Y2, Y2
+	VMOVUPS Y2, (DI)
+	ADDQ    $64, SI
+	ADDQ    $64, DX
+	ADDQ    $64, BX
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     r3k3
+	VZEROUPPER
+	RET

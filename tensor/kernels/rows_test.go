@@ -91,6 +91,27 @@ func TestRowKernels(t *testing.T) {
 				}
 			}
 
+			c := withNaNs(rng, 2*n+2)
+			for _, kw := range []int{2, 3} {
+				m := 2*n + kw - 2
+				for _, rows := range [][3][]float32{{a[:m], b[:m], c[:m]}, {c[:m], a[:m], a[:m]}} {
+					buf, got := guarded(n)
+					impl.maxS2R3(got, rows[0], rows[1], rows[2], kw)
+					checkGuards(t, fmt.Sprintf("%s/maxS2R3/kw%d", name, kw), buf)
+					for o := range got {
+						want := float32(math.Inf(-1))
+						for _, r := range rows {
+							for k := 0; k < kw; k++ {
+								want = max(want, r[2*o+k])
+							}
+						}
+						if !sameFloat(got[o], want, 0) {
+							t.Fatalf("%s/maxS2R3 kw %d: [%d] = %g, want %g", name, kw, o, got[o], want)
+						}
+					}
+				}
+			}
+
 			buf, got = guarded(n)
 			impl.avg2x2(got, a[:2*n], b[:2*n])
 			checkGuards(t, name+"/avg2x2", buf)
