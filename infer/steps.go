@@ -529,9 +529,11 @@ func adaptivePoolPlane(p *kernels.PoolParams, x, y []float32) {
 }
 
 // ---------------------------------------------------------------------------
-// Linear: y = act(x W^T + b), computed as y^T = W x^T so that the big
-// weight matrix is the GEMM's A operand, read in place, and only the few
-// rows of x are packed.
+// Linear: y = act(x W^T + b). For one or two images each is a GEMV
+// (kernels.SgemvSerial, the weight rows split over the workers), which
+// reads the weights once per image in place; for more, y^T = W x^T as a
+// GEMM, so that the big weight matrix is the GEMM's A operand and only the
+// few rows of x are packed.
 
 type linearStep struct {
 	label  string
@@ -541,7 +543,12 @@ type linearStep struct {
 	xs, ys []float32
 	yt     []float32 // [out, N] workspace (N > 1 or a strided output)
 	direct bool      // y^T is y itself (one row, contiguous)
+	gemvFn func(lo, hi int)
+	img    int // the image gemvRows works on
 }
+
+// gemvMax is the largest batch the linear step runs as GEMVs.
+const gemvMax = 2
 
 func (s *linearStep) operands() []loc { return []loc{s.x.l, s.y.l} }
 func (s *linearStep) workspace() int {
@@ -557,9 +564,26 @@ func (s *linearStep) describe() string {
 func (s *linearStep) bind(a, ws []float32) {
 	s.xs, s.ys = s.x.slice(a), s.y.slice(a)
 	s.yt = ws
+	s.gemvFn = s.gemvRows
 }
 func (s *linearStep) run() error {
 	n, out, in := s.x.shape[0], s.y.shape[1], s.x.shape[1]
+	if n <= gemvMax {
+		// Blocks of 64 rows (a quarter megabyte of weights for 1024
+		// inputs) keep the workers' shares even.
+		for b := 0; b < n; b++ {
+			s.img = b
+			kernels.Parallel((out+63)/64, max(1, (1<<16)/max(64*in, 1)), s.gemvFn)
+		}
+		if s.y.l.cs != 1 {
+			for b := 0; b < n; b++ {
+				for o, v := range s.yt[b*out : (b+1)*out] {
+					s.ys[b*s.y.l.bs+o*s.y.l.cs] = v
+				}
+			}
+		}
+		return nil
+	}
 	yt := s.yt
 	if s.direct {
 		yt = s.ys
@@ -567,20 +591,40 @@ func (s *linearStep) run() error {
 	sgemm(false, true, out, n, in, 1, s.w, in, s.xs, s.x.l.bs, 0, yt, n)
 	for b := 0; b < n; b++ {
 		for o := 0; o < out; o++ {
-			v := yt[o*n+b]
-			if s.b != nil {
-				v += s.b[o]
-			}
-			switch s.act {
-			case kernels.ActReLU:
-				v = max(v, 0)
-			case kernels.ActReLU6:
-				v = min(max(v, 0), 6)
-			}
-			s.ys[b*s.y.l.bs+o*s.y.l.cs] = v
+			s.ys[b*s.y.l.bs+o*s.y.l.cs] = s.epilogue(o, yt[o*n+b])
 		}
 	}
 	return nil
+}
+
+// gemvRows computes rows [64*lo, 64*hi) of image s.img's output, into y
+// itself when its features are contiguous, else into yt.
+func (s *linearStep) gemvRows(lo, hi int) {
+	out, in := s.y.shape[1], s.x.shape[1]
+	r0, r1 := 64*lo, min(64*hi, out)
+	var dst []float32
+	if s.y.l.cs == 1 {
+		dst = s.ys[s.img*s.y.l.bs:][:out]
+	} else {
+		dst = s.yt[s.img*out:][:out]
+	}
+	kernels.SgemvSerial(r1-r0, in, s.w[r0*in:], in, s.xs[s.img*s.x.l.bs:], dst[r0:r1])
+	for o := r0; o < r1; o++ {
+		dst[o] = s.epilogue(o, dst[o])
+	}
+}
+
+func (s *linearStep) epilogue(o int, v float32) float32 {
+	if s.b != nil {
+		v += s.b[o]
+	}
+	switch s.act {
+	case kernels.ActReLU:
+		v = max(v, 0)
+	case kernels.ActReLU6:
+		v = min(max(v, 0), 6)
+	}
+	return v
 }
 
 // ---------------------------------------------------------------------------
