@@ -39,6 +39,8 @@ var curveColors = []color.Color{
 func PlotErrors(base, title string, curves []Curve) error {
 	p := plot.New()
 	p.Title.Text = title
+	// gonum/plot puts the title's top at the canvas edge.
+	p.Title.Padding = vg.Points(8)
 	p.X.Label.Text = "epoch"
 	p.Y.Label.Text = "error (%)"
 	p.Y.Min = 0
