@@ -436,18 +436,19 @@ func (g *convGeom) fillPlane(p *ConvParams, src []float32, pi int, dst []float32
 	}
 }
 
-// gatherStride does dst[i] = src[i*s].
+// gatherStride does dst[i] = src[i*s] (src may run past the last one
+// read).
 func gatherStride(dst, src []float32, s int) {
 	if len(dst) == 0 {
 		return
 	}
-	src = src[:(len(dst)-1)*s+1]
 	if s == 2 {
-		for i := range dst {
-			dst[i] = src[2*i]
-		}
+		// The first layers' stride-2 convolutions split their input
+		// into phases: half of a small layer's time as a scalar loop.
+		rowImpl.even(dst, src)
 		return
 	}
+	src = src[:(len(dst)-1)*s+1]
 	for i := range dst {
 		dst[i] = src[i*s]
 	}

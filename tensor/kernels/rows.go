@@ -30,6 +30,8 @@ type rowKernels struct {
 	// maxS2R3: dst[o] = max(r[2o : 2o+kw]) over the rows r0, r1, r2 (a
 	// row may be passed twice), each holding 2*len(dst)+kw-2 floats.
 	maxS2R3 func(dst, r0, r1, r2 []float32, kw int)
+	// even: dst[i] = src[2i]; src holds at least 2*len(dst)-1 floats.
+	even func(dst, src []float32)
 	// avg2x2: dst[o] = (a[2o] + a[2o+1] + b[2o] + b[2o+1]) / 4.
 	avg2x2 func(dst, a, b []float32)
 }
@@ -45,7 +47,7 @@ func selectRowKernels() *rowKernels {
 	return rowGeneric
 }
 
-var rowGeneric = &rowKernels{name: "generic", affine: affineRowGo, max2: maxRowGo, maxS2: maxRowS2Go, maxS2R3: maxPoolS2R3Go, avg2x2: avgRow2x2Go}
+var rowGeneric = &rowKernels{name: "generic", affine: affineRowGo, max2: maxRowGo, maxS2: maxRowS2Go, maxS2R3: maxPoolS2R3Go, even: gatherEvenGo, avg2x2: avgRow2x2Go}
 
 // actBounds returns the clamp of an activation.
 func actBounds(a Activation) (lo, hi float32) {
@@ -193,6 +195,16 @@ func maxPoolS2R3Tail(dst, r0, r1, r2 []float32, kw, from int) {
 			m = nanMax(m, nanMax(nanMax(r0[i+k], r1[i+k]), r2[i+k]))
 		}
 		dst[o] = m
+	}
+}
+
+func gatherEvenGo(dst, src []float32) {
+	if len(dst) == 0 {
+		return
+	}
+	src = src[:2*len(dst)-1]
+	for i := range dst {
+		dst[i] = src[2*i]
 	}
 }
 

@@ -26,6 +26,12 @@ func maxRowS2AVX2(dst, src *float32, groups, kw int)
 //go:noescape
 func maxPoolS2R3AVX2(dst, r0, r1, r2 *float32, groups, kw int)
 
+// gatherEvenAVX2 sets dst[i] = src[2i] for i < 8*groups, reading
+// src[0 : 16*groups].
+//
+//go:noescape
+func gatherEvenAVX2(dst, src *float32, groups int)
+
 // avgRow2x2AVX2 computes 8*groups outputs of avgRow2x2Go.
 //
 //go:noescape
@@ -38,7 +44,7 @@ func rowAsmKernels() *rowKernels {
 	return rowAVX2
 }
 
-var rowAVX2 = &rowKernels{name: "avx2", affine: affineRowAVX2Go, max2: maxRowAVX2Go, maxS2: maxRowS2AVX2Go, maxS2R3: maxPoolS2R3AVX2Go, avg2x2: avgRow2x2AVX2Go}
+var rowAVX2 = &rowKernels{name: "avx2", affine: affineRowAVX2Go, max2: maxRowAVX2Go, maxS2: maxRowS2AVX2Go, maxS2R3: maxPoolS2R3AVX2Go, even: gatherEvenAVX2Go, avg2x2: avgRow2x2AVX2Go}
 
 func affineRowAVX2Go(dst, src []float32, scale, shift, lo, hi float32) {
 	n := len(dst)
@@ -100,6 +106,17 @@ func maxPoolS2R3AVX2Go(dst, r0, r1, r2 []float32, kw int) {
 		o := 2 * (n - 8)
 		maxPoolS2R3AVX2(&dst[n-8], &r0[o], &r1[o], &r2[o], 1, kw)
 	}
+}
+
+func gatherEvenAVX2Go(dst, src []float32) {
+	// Whole groups while their 16 loads stay inside src.
+	groups := min(len(dst)/8, len(src)/16)
+	if groups > 0 {
+		_ = src[16*groups-1]
+		_ = dst[8*groups-1]
+		gatherEvenAVX2(&dst[0], &src[0], groups)
+	}
+	gatherEvenGo(dst[8*groups:], src[16*groups:])
 }
 
 func avgRow2x2AVX2Go(dst, a, b []float32) {

@@ -299,3 +299,26 @@ r3k3:
 	JNZ     r3k3
 	VZEROUPPER
 	RET
+
+// func gatherEvenAVX2(dst, src *float32, groups int)
+//
+// dst[i] = src[2i] for 8*groups outputs, reading src[0 : 16*groups]: the
+// even lanes of each pair of loads (VSHUFPS $0x88), put in order by
+// VPERMPD $0xD8.
+TEXT ·gatherEvenAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ groups+16(FP), CX
+
+even:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VSHUFPS $0x88, Y1, Y0, Y2
+	VPERMPD $0xD8, Y2, Y2
+	VMOVUPS Y2, (DI)
+	ADDQ    $64, SI
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     even
+	VZEROUPPER
+	RET

@@ -112,6 +112,18 @@ func TestRowKernels(t *testing.T) {
 				}
 			}
 
+			e := withNaNs(rng, 2*n+16)
+			for _, extra := range []int{0, 1, 17} {
+				buf, got := guarded(n)
+				impl.even(got, e[:2*n-1+extra])
+				checkGuards(t, name+"/even", buf)
+				for i := range got {
+					if !sameFloat(got[i], e[2*i], 0) {
+						t.Fatalf("%s/even (src %d): [%d] = %g, want %g", name, 2*n-1+extra, i, got[i], e[2*i])
+					}
+				}
+			}
+
 			buf, got = guarded(n)
 			impl.avg2x2(got, a[:2*n], b[:2*n])
 			checkGuards(t, name+"/avg2x2", buf)
