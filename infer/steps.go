@@ -78,26 +78,13 @@ func epilogueRow(y []float32, bias float32, res []float32, act kernels.Activatio
 // actRow applies an activation to a row in place.
 func actRow(y []float32, a kernels.Activation) { epilogueRow(y, 0, nil, a) }
 
-// sumRow returns the sum of x, in eight interleaved partial sums (a
-// single chain of dependent additions runs at a third of the speed).
+// sumRow returns the sum of x, a vector row (kernels.SumRow) per block.
 func sumRow(x []float32) float32 {
-	var s [8]float32
-	i := 0
-	for ; i+8 <= len(x); i += 8 {
-		b := x[i : i+8 : i+8]
-		s[0] += b[0]
-		s[1] += b[1]
-		s[2] += b[2]
-		s[3] += b[3]
-		s[4] += b[4]
-		s[5] += b[5]
-		s[6] += b[6]
-		s[7] += b[7]
+	var s float32
+	for i := 0; i < len(x); i += kernels.NormBlock {
+		s += kernels.SumRow(x[i:min(i+kernels.NormBlock, len(x))])
 	}
-	for ; i < len(x); i++ {
-		s[i%8] += x[i]
-	}
-	return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))
+	return s
 }
 
 // ---------------------------------------------------------------------------
