@@ -343,9 +343,11 @@ func colRange(off, s, w, ow int) (lo, hi int) {
 // row, the maximum of the window's input rows (vmax, a scratch row: the
 // padded input row, -Inf in the padding), then the maximum of each
 // window's columns of that row. That is KH + KW instead of KH*KW
-// comparisons per output, and both passes run on whole vectors
-// (kernels.MaxRow, kernels.MaxPoolRowS2) for the usual stride-2 windows. A
-// NaN in the window wins, as in PyTorch; padding never does.
+// comparisons per output, the first pass on whole vectors (kernels.MaxRow),
+// the second too for stride-2 windows (kernels.MaxPoolRowS2). Windows of
+// at most 3x3 with stride 2 across, the zoo's, skip the scratch row
+// (maxPoolPlaneS2). A NaN in the window wins, as in PyTorch; padding never
+// does.
 func maxPoolPlane(p *kernels.PoolParams, x, y, vmax []float32) {
 	if p.SW == 2 && p.DW == 1 && p.DH == 1 && (p.KW == 2 || p.KW == 3) && p.KH <= 3 {
 		maxPoolPlaneS2(p, x, y)
