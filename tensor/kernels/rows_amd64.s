@@ -86,6 +86,15 @@ affdone:
 	VMAXPS ya, yb, yr     \
 	VORPS  yt, yr, yr
 
+// yr = the maximum of the even lanes (VSHUFPS $0x88) and the odd lanes
+// ($0xDD) of the pair ya, yb: the windows [2o, 2o+1] of 8 stride-2
+// outputs, interleaved by 128-bit halves (VPERMPD $0xD8 puts them in
+// order). yt and ytmp are temporaries.
+#define MAXEVENODD(ya, yb, yr, yt, ytmp) \
+	VSHUFPS $0x88, yb, ya, yr \
+	VSHUFPS $0xDD, yb, ya, yt \
+	NANMAX(yr, yt, yr, ytmp)
+
 // func maxRowAVX2(dst, a, b *float32, n int)
 TEXT ·maxRowAVX2(SB), NOSPLIT, $0-32
 	MOVQ dst+0(FP), DI
@@ -158,9 +167,7 @@ TEXT ·maxRowS2AVX2(SB), NOSPLIT, $0-32
 s2k2:
 	VMOVUPS (SI), Y0
 	VMOVUPS 32(SI), Y1
-	VSHUFPS $0x88, Y1, Y0, Y2
-	VSHUFPS $0xDD, Y1, Y0, Y3
-	NANMAX(Y2, Y3, Y2, Y4)
+	MAXEVENODD(Y0, Y1, Y2, Y3, Y4)
 	VPERMPD $0xD8, Y2, Y2
 	VMOVUPS Y2, (DI)
 	ADDQ    $64, SI
@@ -175,10 +182,8 @@ s2k3:
 	VMOVUPS 32(SI), Y1
 	VMOVUPS 8(SI), Y5
 	VMOVUPS 40(SI), Y6
-	VSHUFPS $0x88, Y1, Y0, Y2
-	VSHUFPS $0xDD, Y1, Y0, Y3
-	VSHUFPS $0x88, Y6, Y5, Y7
-	NANMAX(Y2, Y3, Y2, Y4)
+	MAXEVENODD(Y0, Y1, Y2, Y3, Y4)
+	VSHUFPS    $0x88, Y6, Y5, Y7
 	NANMAX(Y2, Y7, Y2, Y4)
 	VPERMPD $0xD8, Y2, Y2
 	VMOVUPS Y2, (DI)
@@ -249,9 +254,7 @@ r3k2:
 	VMOVUPS 32(BX), Y3
 	NANMAX(Y0, Y2, Y0, Y4)
 	NANMAX(Y1, Y3, Y1, Y5)
-	VSHUFPS $0x88, Y1, Y0, Y2
-	VSHUFPS $0xDD, Y1, Y0, Y3
-	NANMAX(Y2, Y3, Y2, Y4)
+	MAXEVENODD(Y0, Y1, Y2, Y3, Y4)
 	VPERMPD $0xD8, Y2, Y2
 	VMOVUPS Y2, (DI)
 	ADDQ    $64, SI
@@ -284,10 +287,8 @@ r3k3:
 	VMOVUPS 36(BX), Y3
 	NANMAX(Y5, Y2, Y5, Y4)
 	NANMAX(Y6, Y3, Y6, Y4)
-	VSHUFPS $0x88, Y1, Y0, Y2
-	VSHUFPS $0xDD, Y1, Y0, Y3
-	VSHUFPS $0xD8, Y6, Y5, Y7
-	NANMAX(Y2, Y3, Y2, Y4)
+	MAXEVENODD(Y0, Y1, Y2, Y3, Y4)
+	VSHUFPS    $0xD8, Y6, Y5, Y7
 	NANMAX(Y2, Y7, Y2, Y4)
 	VPERMPD $0xD8, Y2, Y2
 	VMOVUPS Y2, (DI)
