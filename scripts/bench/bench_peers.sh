@@ -2,12 +2,17 @@
 # Measures convnet against its peers on this machine, in one run, one engine
 # at a time (never two at once: they would share the cores), and prints a
 # markdown table of medians and ratios (peer ms / convnet ms: > 1 means
-# convnet is faster). Every model runs the same weights in all three
+# convnet is faster). Each model and batch runs in ROUNDS interleaved rounds
+# (convnet, then ONNX Runtime, again and again), so that a burst of load
+# from the rest of a shared host hits both engines alike: the table gives
+# each engine's median over the rounds and the median of the per-round
+# ratios ORT/convnet with their range. PyTorch, many times slower on most
+# models, runs in the first round only. Every model runs the same weights in all three
 # engines where the engine can load them: export_onnx.py writes NAME.onnx
 # for ONNX Runtime and NAME.pth for PyTorch from one torchvision model.
 #
 #   bash scripts/bench/bench_peers.sh [--models "resnet18 vgg16"] [--batches "1 16"]
-#       [--threads 2] [--runs 10] [--warmup 3] [--out out/bench]
+#       [--threads 2] [--runs 10] [--warmup 3] [--rounds 3] [--out out/bench]
 #
 # Writes OUT/models/ (the exported models, reused while up to date),
 # OUT/peers-DATE.jsonl (one JSON line per engine, model and batch, errors
@@ -30,6 +35,7 @@ batches="1 16"
 threads=2
 runs=10
 warmup=3
+rounds=3
 out=out/bench
 
 usage() {
@@ -43,13 +49,14 @@ while [[ $# -gt 0 ]]; do
 	--threads) threads="$2"; shift 2 ;;
 	--runs) runs="$2"; shift 2 ;;
 	--warmup) warmup="$2"; shift 2 ;;
+	--rounds) rounds="$2"; shift 2 ;;
 	--out) out="$2"; shift 2 ;;
 	-h | --help) usage ;;
 	*) echo "bench_peers: unknown argument $1" >&2; usage ;;
 	esac
 done
-for n in "$threads" "$runs"; do
-	[[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "bench_peers: --threads and --runs want positive integers" >&2; exit 2; }
+for n in "$threads" "$runs" "$rounds"; do
+	[[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "bench_peers: --threads, --runs and --rounds want positive integers" >&2; exit 2; }
 done
 [[ "$warmup" =~ ^[0-9]+$ ]] || { echo "bench_peers: --warmup wants a non-negative integer" >&2; exit 2; }
 
@@ -86,30 +93,34 @@ md="$out/peers-$stamp.md"
 load() { cut -d' ' -f1 /proc/loadavg; }
 load_before="$(load)"
 
-# run ENGINE MODEL BATCH CMD...: runs one measurement and appends its JSON
-# line (or an error line) to $jsonl.
+# run ENGINE MODEL BATCH ROUND CMD...: runs one measurement and appends its
+# JSON line (or an error line) to $jsonl.
 run() {
-	local engine="$1" model="$2" batch="$3" status=0
-	shift 3
-	log "$engine $model batch $batch"
+	local engine="$1" model="$2" batch="$3" round="$4" status=0
+	shift 4
+	log "$engine $model batch $batch (round $round of $rounds)"
 	"$@" >"$tmp/run.out" 2>"$tmp/run.err" || status=$?
 	if [[ $status != 0 ]]; then
 		cat "$tmp/run.err" >>"$tmp/run.out"
 	fi
-	"$py" "$here/peers.py" record "$engine" "$model" "$batch" "$threads" "$status" <"$tmp/run.out" >>"$jsonl"
+	"$py" "$here/peers.py" record "$engine" "$model" "$batch" "$threads" "$status" --round "$round" <"$tmp/run.out" >>"$jsonl"
 }
 
 for model in $models; do
 	for batch in $batches; do
-		if [[ -n "$convnet" ]]; then
-			run convnet "$model" "$batch" "$convnet" bench "$model" --batch "$batch" --threads "$threads" --format json "${convnet_flags[@]}"
-		else
-			echo "{\"engine\":\"convnet\",\"model\":\"$model\",\"batch\":$batch,\"threads\":$threads,\"error\":\"convnet bench is not available\"}" >>"$jsonl"
-		fi
-		run onnxruntime "$model" "$batch" node "$here/ort_bench.js" "$out/models/$model.onnx" \
-			--batch "$batch" --threads "$threads" --runs "$runs" --warmup "$warmup"
-		OMP_NUM_THREADS="$threads" run pytorch "$model" "$batch" "$py" "$here/torch_bench.py" "$model" \
-			--weights "$out/models/$model.pth" --batch "$batch" --threads "$threads" --runs "$runs" --warmup "$warmup"
+		for round in $(seq 1 "$rounds"); do
+			if [[ -n "$convnet" ]]; then
+				run convnet "$model" "$batch" "$round" "$convnet" bench "$model" --batch "$batch" --threads "$threads" --format json "${convnet_flags[@]}"
+			else
+				echo "{\"engine\":\"convnet\",\"model\":\"$model\",\"batch\":$batch,\"threads\":$threads,\"round\":$round,\"error\":\"convnet bench is not available\"}" >>"$jsonl"
+			fi
+			run onnxruntime "$model" "$batch" "$round" node "$here/ort_bench.js" "$out/models/$model.onnx" \
+				--batch "$batch" --threads "$threads" --runs "$runs" --warmup "$warmup"
+			if [[ $round == 1 ]]; then
+				OMP_NUM_THREADS="$threads" run pytorch "$model" "$batch" "$round" "$py" "$here/torch_bench.py" "$model" \
+					--weights "$out/models/$model.pth" --batch "$batch" --threads "$threads" --runs "$runs" --warmup "$warmup"
+			fi
+		done
 	done
 done
 

@@ -1,15 +1,19 @@
 """Helpers of bench_peers.sh: record one engine's result, and print the table.
 
-  peers.py record ENGINE MODEL BATCH THREADS STATUS < engine-stdout >> FILE.jsonl
+  peers.py record ENGINE MODEL BATCH THREADS STATUS [--round R] < engine-stdout >> FILE.jsonl
       Reads an engine's output, keeps its last JSON object line, makes sure it
-      names the engine, and prints it as one line; when STATUS is not 0 or no
-      JSON came, prints {"engine":..., "model":..., "batch":..., "threads":...,
-      "error": "..."} instead, so the table shows n/a and the file says why.
+      names the engine (and the round), and prints it as one line; when STATUS
+      is not 0 or no JSON came, prints {"engine":..., "model":..., "batch":...,
+      "threads":..., "error": "..."} instead, so the table shows n/a and the
+      file says why.
 
   peers.py table FILE.jsonl [--cpu TEXT] [--load-before X] [--load-after Y]
       Prints a markdown table, one row per (model, batch): convnet, ORT and
-      PyTorch medians, convnet's img/s and GFLOP/s, and the ratios ORT/convnet
-      and PyTorch/convnet (> 1 means convnet is faster).
+      PyTorch times (each the median over the rounds of the engine's median),
+      convnet's img/s and GFLOP/s, and the ratios ORT/convnet and
+      PyTorch/convnet (> 1 means convnet is faster). ORT/convnet is the median
+      of the per-round ratios, each round's two engines run back to back, with
+      the lowest and highest in brackets when there was more than one round.
 
 convnet bench's JSON carries at least model, batch, threads, ms_median,
 img_per_s and gflops; gflops is read as the achieved rate in GFLOP/s (a key
@@ -18,6 +22,7 @@ gflop_per_s or gflops_per_s takes precedence when present).
 import argparse
 import datetime
 import json
+import statistics
 import sys
 
 ENGINES = ("convnet", "onnxruntime", "pytorch")
@@ -41,12 +46,16 @@ def record(a):
             if obj is not None:
                 break
     base = {"engine": a.engine, "model": a.model, "batch": a.batch, "threads": a.threads}
+    if a.round is not None:
+        base["round"] = a.round
     if a.status != 0 or not isinstance(obj, dict) or "ms_median" not in obj:
         tail = " ".join(text.split())[-300:]
         why = f"exit status {a.status}" if a.status != 0 else "no JSON result with ms_median"
         print(json.dumps({**base, "error": f"{why}: {tail}" if tail else why}))
         return
     obj.setdefault("engine", a.engine)
+    if a.round is not None:
+        obj["round"] = a.round
     print(json.dumps(obj))
 
 
@@ -68,6 +77,8 @@ def rate(obj):
 
 
 def table(a):
+    # rows[(model, batch)][engine] is the list of that engine's results, one
+    # per round, in the file's order.
     rows = {}
     order = []
     versions = {}
@@ -86,29 +97,34 @@ def table(a):
             if "error" in obj:
                 errors.append((eng, key[0], key[1], obj["error"]))
                 continue
-            rows[key][eng] = obj
+            rows[key].setdefault(eng, []).append(obj)
             if obj.get("version"):
                 versions[eng] = obj["version"]
-    threads = sorted({o.get("threads") for r in rows.values() for o in r.values() if o.get("threads")})
+    threads = sorted({o.get("threads") for r in rows.values() for l in r.values() for o in l if o.get("threads")})
+    nrounds = max((len(l) for r in rows.values() for l in r.values()), default=0)
 
     out = []
     date = a.date or datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     out.append(f"CPU: {a.cpu or 'unknown'}  ")
-    out.append(f"Date: {date}; threads: {', '.join(map(str, threads)) or 'n/a'}; "
+    out.append(f"Date: {date}; threads: {', '.join(map(str, threads)) or 'n/a'}; rounds: {nrounds}; "
                + "; ".join(f"{e} {versions[e]}" for e in ENGINES if e in versions) + "  ")
     if a.load_before or a.load_after:
         out.append(f"Load average (1 min) before/after: {a.load_before or '?'} / {a.load_after or '?'}  ")
-    out.append("Times are medians in ms; ratio = peer ms / convnet ms (> 1 means convnet is faster).")
+    out.append("Times are medians in ms (over the rounds, of each round's median); ORT/convnet is the median of the "
+               "per-round ratios [lowest-highest]; ratio = peer ms / convnet ms (> 1 means convnet is faster).")
     out.append("")
     out.append("| model | batch | convnet ms | ORT ms | PyTorch ms | convnet img/s | convnet GFLOP/s | ORT/convnet | PyTorch/convnet |")
     out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for key in order:
         r = rows[key]
-        c, o, p = (r.get(e, {}).get("ms_median") for e in ENGINES)
-        cv = r.get("convnet", {})
-        ratio = lambda peer: f"{peer / c:.2f}" if peer and c else "n/a"  # noqa: E731
+        med = {e: statistics.median(o["ms_median"] for o in r[e]) if r.get(e) else None for e in ENGINES}
+        c, o, p = (med[e] for e in ENGINES)
+        # The convnet result closest to its median gives img/s and GFLOP/s.
+        cv = min(r.get("convnet", []), key=lambda x: abs(x["ms_median"] - c), default={})
         out.append(f"| {key[0]} | {key[1]} | {fmt(c)} | {fmt(o)} | {fmt(p)} | "
-                   f"{fmt(cv.get('img_per_s'))} | {fmt(rate(cv)) if cv else 'n/a'} | {ratio(o)} | {ratio(p)} |")
+                   f"{fmt(cv.get('img_per_s'))} | {fmt(rate(cv)) if cv else 'n/a'} | "
+                   f"{paired_ratio(r.get('onnxruntime', []), r.get('convnet', []))} | "
+                   f"{f'{p / c:.2f}' if p and c else 'n/a'} |")
     if errors:
         out.append("")
         out.append("Not measured:")
@@ -122,6 +138,20 @@ def table(a):
     print("\n".join(out))
 
 
+def paired_ratio(peer, conv):
+    """The median of peer/convnet over the rounds both engines ran (paired by
+    round, or by position for results without one), with the range."""
+    by_round = lambda l: {o.get("round", i): o["ms_median"] for i, o in enumerate(l)}  # noqa: E731
+    pr, cr = by_round(peer), by_round(conv)
+    ratios = sorted(pr[k] / cr[k] for k in pr if k in cr and cr[k] > 0)
+    if not ratios:
+        return "n/a"
+    text = f"{statistics.median(ratios):.2f}"
+    if len(ratios) > 1:
+        text += f" [{ratios[0]:.2f}-{ratios[-1]:.2f}]"
+    return text
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -131,6 +161,7 @@ def main(argv=None):
     r.add_argument("batch", type=int)
     r.add_argument("threads", type=int)
     r.add_argument("status", type=int)
+    r.add_argument("--round", type=int)
     t = sub.add_parser("table")
     t.add_argument("file")
     t.add_argument("--cpu")
