@@ -54,6 +54,18 @@ var (
 	pcMC = 96
 )
 
+// pcInPlaceRows is the most output channels per task for which a 1x1
+// convolution's micro-kernel reads its 16-column B panels from the image
+// itself (k rows a plane apart) instead of a packed copy. The copy is a
+// read and a write of every input value, worth it when many row panels
+// reuse the packed panel; MobileNet's projections (16 to 64 output
+// channels) reuse it a few times only. Measured (2 threads, Zen 3, min
+// GFLOP/s packed -> in place): 32->16 at 112x112 79-109 -> 115-121,
+// 144->24 at 56x56 106-122 -> 167-184, 192->32 at 28x28 122 -> 150,
+// 384->64 at 14x14 129 -> 138; with 96 and more rows per task it was
+// level or up to 7% slower (16->96 at 112x112, 64->256 at 56x56).
+var pcInPlaceRows = 64
+
 const (
 	pcMR = 6  // micro-tile rows (output channels)
 	pcNR = 16 // micro-tile columns (output pixels)
@@ -76,6 +88,7 @@ type PackedConv struct {
 	nkb         int // k blocks
 	a           []float32
 	direct      bool // read x in place (stride 1, no padding)
+	inPlace     bool // 1x1, direct, few rows per task: full B panels are x itself
 	convGeom
 	segs  []pcSeg
 	segAt []int32 // panel q's segments are segs[segAt[q]:segAt[q+1]]
@@ -96,11 +109,12 @@ type pcKernels struct {
 	name string
 	// kernel computes np tiles of 6 x nr (nr = 16, or 8 for a narrow last
 	// panel), each over k >= 1 steps from a packed A panel (a[p*6+i],
-	// panel t at a[t*k*6:]) and the B panel (b[p*16+j]), and stores rows
+	// panel t at a[t*k*6:]) and the B panel (b[p*ldb+j]; ldb = 16 when
+	// packed, always for nr = 8), and stores rows
 	// 0..rows-1 of c (row stride ldc; rows = 6*(np-1) + rowsLast):
 	// c = clamp(acc [+ c if load] + bias[i] + res[i*ldr+j], lo, hi), bias
 	// and res read for those rows only (res nr floats per row).
-	kernel func(nr, k, np int, a, b, c []float32, ldc, rowsLast int, load bool, bias, res []float32, ldr int, lo, hi float32)
+	kernel func(nr, k, np int, a, b []float32, ldb int, c []float32, ldc, rowsLast int, load bool, bias, res []float32, ldr int, lo, hi float32)
 	// pack packs nc channels of ntap taps each (channel c at src[c*cs:],
 	// tap t at tap[t] from it) into nc*ntap rows of 16: row r column
 	// s.dst+i = row base [s.src+i] for every segment s, i < s.n; columns
@@ -239,6 +253,7 @@ func (pc *PackedConv) plan(w int) {
 	n := p.OH * p.OW
 	units := p.N * p.Groups
 	pc.mw, pc.nw, pc.mb, pc.nb = convGrid(pc.coutG, n, pc.k, units, w)
+	pc.inPlace = pc.direct && pc.taps == 1 && pc.mb <= pcInPlaceRows
 	pc.total = units * pc.mw * pc.nw
 	pc.slots = min(w, pc.total)
 	pc.ncb = min(pc.nb, pcNC)
@@ -520,6 +535,9 @@ func (j *pcJob) task(t int, bp []float32, tile *pcTile) {
 			c0, c1 := kb*pc.kcC, min((kb+1)*pc.kcC, pc.cinG)
 			kcb := (c1 - c0) * pc.taps
 			for q := 0; q < npan; q++ {
+				if pc.inPlace && jc+(q+1)*pcNR <= j1 {
+					continue // read in place below
+				}
 				qq := jc/pcNR + q
 				impl.pack(c1-c0, pc.taps, cs, pc.tap, src[c0*cs:], pc.segs[pc.segAt[qq]:pc.segAt[qq+1]], bp[q*kcb*pcNR:])
 			}
@@ -549,7 +567,11 @@ func (j *pcJob) task(t int, bp []float32, tile *pcTile) {
 					}
 					c := j.y[ybase+ic*ycs+col:]
 					if cols == pcNR {
-						impl.kernel(pcNR, kcb, np, a, b, c, ycs, rowsLast, load, bias, res, ldr, tlo, thi)
+						if pc.inPlace {
+							impl.kernel(pcNR, kcb, np, a, src[c0*cs+col:], cs, c, ycs, rowsLast, load, bias, res, ldr, tlo, thi)
+							continue
+						}
+						impl.kernel(pcNR, kcb, np, a, b, pcNR, c, ycs, rowsLast, load, bias, res, ldr, tlo, thi)
 						continue
 					}
 					// A partial panel: each 6-row tile through a 6 x 16
@@ -578,7 +600,7 @@ func (j *pcJob) task(t int, bp []float32, tile *pcTile) {
 						}
 						tb := bias6
 						copy(tb, bias[t*pcMR:][:rows])
-						impl.kernel(nr, kcb, 1, a[t*kcb*pcMR:], b, tmpC, pcNR, rows, load, tb, tres, tldr, tlo, thi)
+						impl.kernel(nr, kcb, 1, a[t*kcb*pcMR:], b, pcNR, tmpC, pcNR, rows, load, tb, tres, tldr, tlo, thi)
 						for r := 0; r < rows; r++ {
 							copy(ct[r*ycs:][:cols], tmpC[r*pcNR:][:cols])
 						}
@@ -590,24 +612,24 @@ func (j *pcJob) task(t int, bp []float32, tile *pcTile) {
 }
 
 // pcKernelGo is the pure-Go micro-kernel (see pcKernels.kernel).
-func pcKernelGo(nr, k, np int, a, b, c []float32, ldc, rowsLast int, load bool, bias, res []float32, ldr int, lo, hi float32) {
+func pcKernelGo(nr, k, np int, a, b []float32, ldb int, c []float32, ldc, rowsLast int, load bool, bias, res []float32, ldr int, lo, hi float32) {
 	for t := 0; t < np; t++ {
 		rows := pcMR
 		if t == np-1 {
 			rows = rowsLast
 		}
-		pcTileGo(nr, k, a[t*k*pcMR:], b, c[t*pcMR*ldc:], ldc, rows, load, bias[t*pcMR:], res[t*pcMR*ldr:], ldr, lo, hi)
+		pcTileGo(nr, k, a[t*k*pcMR:], b, ldb, c[t*pcMR*ldc:], ldc, rows, load, bias[t*pcMR:], res[t*pcMR*ldr:], ldr, lo, hi)
 	}
 }
 
 // pcTileGo is one 6 x nr tile of pcKernelGo.
-func pcTileGo(nr, k int, a, b, c []float32, ldc, rows int, load bool, bias, res []float32, ldr int, lo, hi float32) {
+func pcTileGo(nr, k int, a, b []float32, ldb int, c []float32, ldc, rows int, load bool, bias, res []float32, ldr int, lo, hi float32) {
 	var acc [pcMR][pcNR]float32
 	a = a[:k*pcMR]
-	b = b[:(k-1)*pcNR+nr]
+	b = b[:(k-1)*ldb+nr]
 	for p := 0; p < k; p++ {
 		ap := a[p*pcMR:][:pcMR]
-		bp := b[p*pcNR:][:nr]
+		bp := b[p*ldb:][:nr]
 		for i, av := range ap {
 			for jj, bv := range bp {
 				acc[i][jj] += av * bv

@@ -6,10 +6,11 @@ package kernels
 // as 0 or 1: per row panel, twelve ymm accumulators over k >= 1 steps,
 // then the panel's rows (6, rowsLast for the last) of c stored through the
 // epilogue. Looping over the panels here rather than in Go matters for
-// small k (MobileNet's 16-channel layers: 16 steps per tile).
+// small k (MobileNet's 16-channel layers: 16 steps per tile). B's rows
+// are ldb floats apart.
 //
 //go:noescape
-func pconvKernel6x16AVX2(k, np int, a, b, c *float32, ldc, rowsLast, load int, bias, res *float32, ldr int, lo, hi float32)
+func pconvKernel6x16AVX2(k, np int, a, b, c *float32, ldc, rowsLast, load int, bias, res *float32, ldr int, lo, hi float32, ldb int)
 
 // pconvKernel6x8AVX2 is pconvKernel6x16AVX2's first 8 columns.
 //
@@ -36,10 +37,10 @@ func pcAsmKernels() *pcKernels {
 
 var pcAVX2 = &pcKernels{name: "avx2", kernel: pcKernelAVX2, pack: pcPackAVX2}
 
-func pcKernelAVX2(nr, k, np int, a, b, c []float32, ldc, rowsLast int, load bool, bias, res []float32, ldr int, lo, hi float32) {
+func pcKernelAVX2(nr, k, np int, a, b []float32, ldb int, c []float32, ldc, rowsLast int, load bool, bias, res []float32, ldr int, lo, hi float32) {
 	rows := (np-1)*pcMR + rowsLast
 	_ = a[np*k*pcMR-1]
-	_ = b[(k-1)*pcNR+nr-1]
+	_ = b[(k-1)*ldb+nr-1]
 	_ = c[(rows-1)*ldc+nr-1]
 	_ = bias[rows-1]
 	_ = res[(rows-1)*ldr+nr-1]
@@ -48,11 +49,11 @@ func pcKernelAVX2(nr, k, np int, a, b, c []float32, ldc, rowsLast int, load bool
 		l = 1
 	}
 	if nr == pcNR {
-		pconvKernel6x16AVX2(k, np, &a[0], &b[0], &c[0], ldc, rowsLast, l, &bias[0], &res[0], ldr, lo, hi)
+		pconvKernel6x16AVX2(k, np, &a[0], &b[0], &c[0], ldc, rowsLast, l, &bias[0], &res[0], ldr, lo, hi, ldb)
 		return
 	}
-	if nr != pcNR/2 {
-		panic("kernels: packed conv: kernel width must be 16 or 8")
+	if nr != pcNR/2 || ldb != pcNR {
+		panic("kernels: packed conv: the 8-wide kernel takes packed panels only")
 	}
 	for i := 0; i < np; i++ {
 		r := pcMR

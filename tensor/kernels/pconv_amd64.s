@@ -40,10 +40,11 @@ DATA pcMask<>+120(SB)/4, $0
 DATA pcMask<>+124(SB)/4, $0
 GLOBL pcMask<>(SB), RODATA|NOPTR, $128
 
-// One k step: B row of 16 at BX+boff, A column of 6 at AX+aoff.
-#define KSTEP(boff, aoff) \
-	VMOVUPS      boff(BX), Y12        \
-	VMOVUPS      (boff+32)(BX), Y13   \
+// One k step: B row of 16 at m0 and m1 (its second half), A column of 6
+// at AX+aoff.
+#define KSTEP(m0, m1, aoff) \
+	VMOVUPS      m0, Y12              \
+	VMOVUPS      m1, Y13              \
 	VBROADCASTSS aoff(AX), Y14        \
 	VFMADD231PS  Y12, Y14, Y0         \
 	VFMADD231PS  Y13, Y14, Y1         \
@@ -87,12 +88,14 @@ GLOBL pcMask<>(SB), RODATA|NOPTR, $128
 	ADDQ         R12, R11 \
 	ADDQ         R8, DI
 
-// func pconvKernel6x16AVX2(k, np int, a, b, c *float32, ldc, rowsLast, load int, bias, res *float32, ldr int, lo, hi float32)
+// func pconvKernel6x16AVX2(k, np int, a, b, c *float32, ldc, rowsLast, load int, bias, res *float32, ldr int, lo, hi float32, ldb int)
 //
 // np row panels, one after the other: A panels are consecutive (k*6
 // floats each), C, bias and residual rows follow on (6 rows per panel),
-// the last panel has rowsLast rows; the B panel is the same for all.
-TEXT ·pconvKernel6x16AVX2(SB), NOSPLIT, $0-96
+// the last panel has rowsLast rows; the B panel is the same for all, its
+// rows ldb floats apart (16 when packed; the image's plane stride when a
+// 1x1 convolution reads its input in place).
+TEXT ·pconvKernel6x16AVX2(SB), NOSPLIT, $0-104
 	MOVQ k+0(FP), R13
 	MOVQ np+8(FP), R14
 	MOVQ a+16(FP), AX
@@ -104,6 +107,8 @@ TEXT ·pconvKernel6x16AVX2(SB), NOSPLIT, $0-96
 	MOVQ res+72(FP), R11
 	MOVQ ldr+80(FP), R12
 	SHLQ $2, R12
+	MOVQ ldb+96(FP), R15
+	SHLQ $2, R15
 
 panel:
 	MOVQ SI, BX
@@ -131,11 +136,12 @@ full:
 	JZ   tail
 
 loop4:
-	KSTEP(0, 0)
-	KSTEP(64, 24)
-	KSTEP(128, 48)
-	KSTEP(192, 72)
-	ADDQ $256, BX
+	KSTEP((BX), 32(BX), 0)
+	KSTEP((BX)(R15*1), 32(BX)(R15*1), 24)
+	LEAQ (BX)(R15*2), BX
+	KSTEP((BX), 32(BX), 48)
+	KSTEP((BX)(R15*1), 32(BX)(R15*1), 72)
+	LEAQ (BX)(R15*2), BX
 	ADDQ $96, AX
 	DECQ DX
 	JNZ  loop4
@@ -145,8 +151,8 @@ tail:
 	JZ   epi
 
 loop1:
-	KSTEP(0, 0)
-	ADDQ $64, BX
+	KSTEP((BX), 32(BX), 0)
+	ADDQ R15, BX
 	ADDQ $24, AX
 	DECQ CX
 	JNZ  loop1

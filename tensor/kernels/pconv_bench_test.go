@@ -21,6 +21,13 @@ func BenchmarkPackedConv(b *testing.B) {
 		{"1x1_64-256@56", convCase{n: 1, c: 64, h: 56, w: 56, cout: 256, kh: 1, kw: 1, s: 1, d: 1, g: 1}},
 		{"1x1_16-96@112", convCase{n: 1, c: 16, h: 112, w: 112, cout: 96, kh: 1, kw: 1, s: 1, d: 1, g: 1}},
 		{"1x1_32-16@112", convCase{n: 1, c: 32, h: 112, w: 112, cout: 16, kh: 1, kw: 1, s: 1, d: 1, g: 1}},
+		{"1x1_96-24@56", convCase{n: 1, c: 96, h: 56, w: 56, cout: 24, kh: 1, kw: 1, s: 1, d: 1, g: 1}},
+		{"1x1_144-24@56", convCase{n: 1, c: 144, h: 56, w: 56, cout: 24, kh: 1, kw: 1, s: 1, d: 1, g: 1}},
+		{"1x1_24-144@56", convCase{n: 1, c: 24, h: 56, w: 56, cout: 144, kh: 1, kw: 1, s: 1, d: 1, g: 1}},
+		{"1x1_192-32@28", convCase{n: 1, c: 192, h: 28, w: 28, cout: 32, kh: 1, kw: 1, s: 1, d: 1, g: 1}},
+		{"1x1_384-64@14", convCase{n: 1, c: 384, h: 14, w: 14, cout: 64, kh: 1, kw: 1, s: 1, d: 1, g: 1}},
+		{"1x1_58-58@28", convCase{n: 1, c: 58, h: 28, w: 28, cout: 58, kh: 1, kw: 1, s: 1, d: 1, g: 1}},
+		{"1x1_116-116@14", convCase{n: 1, c: 116, h: 14, w: 14, cout: 116, kh: 1, kw: 1, s: 1, d: 1, g: 1}},
 		{"1x1_576-96@14", convCase{n: 1, c: 576, h: 14, w: 14, cout: 96, kh: 1, kw: 1, s: 1, d: 1, g: 1}},
 		{"1x1_960-320@7", convCase{n: 1, c: 960, h: 7, w: 7, cout: 320, kh: 1, kw: 1, s: 1, d: 1, g: 1}},
 		{"1x1_128-16@55", convCase{n: 1, c: 128, h: 55, w: 55, cout: 16, kh: 1, kw: 1, s: 1, d: 1, g: 1}},
@@ -34,23 +41,43 @@ func BenchmarkPackedConv(b *testing.B) {
 		{"3x3_512-512@7", convCase{n: 1, c: 512, h: 7, w: 7, cout: 512, kh: 3, kw: 3, s: 1, p: 1, d: 1, g: 1}},
 		{"3x3_256-256@14", convCase{n: 1, c: 256, h: 14, w: 14, cout: 256, kh: 3, kw: 3, s: 1, p: 1, d: 1, g: 1}},
 	} {
-		b.Run(s.name, func(b *testing.B) {
-			p := s.c.params()
-			rng := rand.New(rand.NewPCG(1, 1))
-			x := convRand(rng, p.N*p.C*p.H*p.W)
-			w := convRand(rng, p.Cout*p.C/p.Groups*p.KH*p.KW)
-			ep := &Epilogue{Bias: convRand(rng, p.Cout), Act: ActReLU}
-			pc, err := NewPackedConv(&p, w)
-			if err != nil {
-				b.Fatal(err)
+		for _, inPlace := range []bool{false, true} {
+			name := s.name
+			if s.c.kh*s.c.kw == 1 && s.c.s == 1 {
+				name += map[bool]string{false: "/packed", true: "/inplace"}[inPlace]
+			} else if inPlace {
+				continue
 			}
-			ws := make([]float32, pc.WorkspaceSize())
-			y := make([]float32, p.N*p.Cout*p.OH*p.OW)
-			xl, yl := DenseLayout(p.C, p.H*p.W), DenseLayout(p.Cout, p.OH*p.OW)
-			pc.Run(p.N, x, xl, y, yl, ep, Layout{}, ws)
-			benchMin(b, p.Flops(), func() { pc.Run(p.N, x, xl, y, yl, ep, Layout{}, ws) })
-		})
+			benchPackedConv(b, name, s.c, inPlace)
+		}
 	}
+}
+
+// benchPackedConv times one shape; inPlace lets 1x1 layers read their B
+// panels in place whatever their rows per task (false: always packed).
+func benchPackedConv(b *testing.B, name string, c convCase, inPlace bool) {
+	b.Run(name, func(b *testing.B) {
+		old := pcInPlaceRows
+		pcInPlaceRows = 0
+		if inPlace {
+			pcInPlaceRows = 1 << 30
+		}
+		defer func() { pcInPlaceRows = old }()
+		p := c.params()
+		rng := rand.New(rand.NewPCG(1, 1))
+		x := convRand(rng, p.N*p.C*p.H*p.W)
+		w := convRand(rng, p.Cout*p.C/p.Groups*p.KH*p.KW)
+		ep := &Epilogue{Bias: convRand(rng, p.Cout), Act: ActReLU}
+		pc, err := NewPackedConv(&p, w)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ws := make([]float32, pc.WorkspaceSize())
+		y := make([]float32, p.N*p.Cout*p.OH*p.OW)
+		xl, yl := DenseLayout(p.C, p.H*p.W), DenseLayout(p.Cout, p.OH*p.OW)
+		pc.Run(p.N, x, xl, y, yl, ep, Layout{}, ws)
+		benchMin(b, p.Flops(), func() { pc.Run(p.N, x, xl, y, yl, ep, Layout{}, ws) })
+	})
 }
 
 // benchMin runs f b.N times and reports GFLOP/s of the fastest run: on a
@@ -80,7 +107,7 @@ func BenchmarkPackedConvKernel(b *testing.B) {
 			bias, res := make([]float32, pcMR), make([]float32, pcNR)
 			for b.Loop() {
 				for i := 0; i < 100; i++ {
-					pcImpl.kernel(pcNR, k, 1, a, bp, c, pcNR, pcMR, true, bias, res, 0, -1, 1)
+					pcImpl.kernel(pcNR, k, 1, a, bp, pcNR, c, pcNR, pcMR, true, bias, res, 0, -1, 1)
 				}
 			}
 			b.ReportMetric(2*float64(k*pcMR*pcNR)*100*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")

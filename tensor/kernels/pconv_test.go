@@ -46,6 +46,8 @@ func pcCases() []convCase {
 		convCase{n: 1, c: 9, h: 7, w: 7, cout: 17, kh: 3, kw: 3, s: 1, p: 1, d: 1, g: 1, bias: true},
 		convCase{n: 2, c: 31, h: 4, w: 4, cout: 12, kh: 1, kw: 1, s: 1, d: 1, g: 1, bias: true},
 		convCase{n: 1, c: 5, h: 16, w: 16, cout: 6, kh: 1, kw: 1, s: 1, d: 1, g: 1},
+		convCase{n: 2, c: 20, h: 9, w: 7, cout: 14, kh: 1, kw: 1, s: 1, d: 1, g: 1, bias: true},
+		convCase{n: 1, c: 70, h: 5, w: 13, cout: 8, kh: 1, kw: 1, s: 1, d: 1, g: 1, bias: true},
 		convCase{n: 1, c: 12, h: 14, w: 14, cout: 25, kh: 1, kw: 1, s: 2, d: 1, g: 1, bias: true},
 		convCase{n: 3, c: 2, h: 1, w: 33, cout: 7, kh: 1, kw: 3, s: 1, ph: 0, pw: 1, d: 1, g: 1},
 		convCase{n: 1, c: 40, h: 9, w: 9, cout: 129, kh: 3, kw: 3, s: 1, p: 1, d: 1, g: 1, bias: true},
@@ -205,10 +207,16 @@ func TestPackedConvKernelsMatchGo(t *testing.T) {
 	for _, k := range []int{1, 2, 3, 4, 5, 7, 8, 13, 64, 255} {
 		for _, np := range []int{1, 3} {
 			a := convRand(rng, np*k*pcMR)
-			b := convRand(rng, k*pcNR)
 			bias := convRand(rng, np*pcMR)
 			for rows := 1; rows <= pcMR; rows++ {
 				for _, nr := range []int{pcNR, pcNR / 2} {
+					// B packed (rows of 16), or read in place from an
+					// image's planes (the 16-wide kernel only).
+					ldb := pcNR
+					if nr == pcNR && rows%2 == 0 {
+						ldb = 37
+					}
+					b := convRand(rng, (k-1)*ldb+nr)
 					for _, load := range []bool{false, true} {
 						for _, cl := range [][2]float32{{float32(math.Inf(-1)), float32(math.Inf(1))}, {0, 6}} {
 							ldc, ldr := 21, 19
@@ -217,12 +225,12 @@ func TestPackedConvKernelsMatchGo(t *testing.T) {
 							res := convRand(rng, np*pcMR*ldr)
 							cg := append([]float32(nil), c0...)
 							ca := append([]float32(nil), c0...)
-							pcKernelGo(nr, k, np, a, b, cg, ldc, rows, load, bias, res, ldr, cl[0], cl[1])
-							asm.kernel(nr, k, np, a, b, ca, ldc, rows, load, bias, res, ldr, cl[0], cl[1])
+							pcKernelGo(nr, k, np, a, b, ldb, cg, ldc, rows, load, bias, res, ldr, cl[0], cl[1])
+							asm.kernel(nr, k, np, a, b, ldb, ca, ldc, rows, load, bias, res, ldr, cl[0], cl[1])
 							for i := range cg {
 								d := math.Abs(float64(cg[i] - ca[i]))
 								if d > 1e-5*math.Max(1, math.Abs(float64(cg[i]))) || math.IsNaN(float64(cg[i])) != math.IsNaN(float64(ca[i])) {
-									t.Fatalf("nr %d k %d np %d rows %d load %v clamp %v: c[%d] = %g, Go %g", nr, k, np, rows, load, cl, i, ca[i], cg[i])
+									t.Fatalf("nr %d k %d ldb %d np %d rows %d load %v clamp %v: c[%d] = %g, Go %g", nr, k, ldb, np, rows, load, cl, i, ca[i], cg[i])
 								}
 							}
 						}
