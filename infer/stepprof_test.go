@@ -19,6 +19,10 @@ import (
 // test: it runs only when CONVNET_STEPPROF names the models, e.g.
 //
 //	CONVNET_STEPPROF=resnet50,vgg16 CONVNET_STEPPROF_BATCH=16 go test ./infer -run StepProfile -v
+//
+// CONVNET_STEPPROF_WARM=1 also runs every step a second time straight
+// after the first and prints that time too: the gap is what the step
+// pays, in a real pass, to bring its weights and operands into cache.
 func TestStepProfile(t *testing.T) {
 	names := os.Getenv("CONVNET_STEPPROF")
 	if names == "" {
@@ -32,6 +36,7 @@ func TestStepProfile(t *testing.T) {
 	if r, err := strconv.Atoi(os.Getenv("CONVNET_STEPPROF_RUNS")); err == nil && r > 0 {
 		runs = r
 	}
+	warm := os.Getenv("CONVNET_STEPPROF_WARM") != ""
 	tuneLog = func(s string) { t.Log("tune: " + s) }
 	defer func() { tuneLog = nil }()
 	for _, name := range strings.Split(names, ",") {
@@ -53,6 +58,7 @@ func TestStepProfile(t *testing.T) {
 		x := tensor.Randn(rand.New(rand.NewPCG(1, 1)), shape...)
 		copy(p.in, x.Data)
 		times := make([][]float64, len(p.steps))
+		again := make([][]float64, len(p.steps))
 		for r := 0; r < runs+1; r++ {
 			for i, s := range p.steps {
 				t1 := time.Now()
@@ -62,19 +68,39 @@ func TestStepProfile(t *testing.T) {
 				if r > 0 { // the first run warms up
 					times[i] = append(times[i], float64(time.Since(t1).Nanoseconds())/1e6)
 				}
+				if warm {
+					// Again at once: the weights and operands are in
+					// cache, so the difference is what the step pays
+					// for fetching them in a real pass.
+					t1 = time.Now()
+					if err := s.run(); err != nil {
+						t.Fatal(err)
+					}
+					if r > 0 {
+						again[i] = append(again[i], float64(time.Since(t1).Nanoseconds())/1e6)
+					}
+				}
 			}
 		}
-		med := make([]float64, len(p.steps))
-		total := 0.0
+		med, medAgain := make([]float64, len(p.steps)), make([]float64, len(p.steps))
+		total, totalAgain := 0.0, 0.0
 		kinds := map[string]float64{}
 		for i, ts := range times {
 			sort.Float64s(ts)
 			med[i] = ts[len(ts)/2]
 			total += med[i]
 			kinds[stepKind(p.steps[i])] += med[i]
+			if warm {
+				sort.Float64s(again[i])
+				medAgain[i] = again[i][len(again[i])/2]
+				totalAgain += medAgain[i]
+			}
 		}
 		var b strings.Builder
 		fmt.Fprintf(&b, "%s: %.2f ms (sum of step medians), compile %v\n", header, total, compile.Round(time.Millisecond))
+		if warm {
+			fmt.Fprintf(&b, "  each step run again at once (warm): %.2f ms; the 'warm' column\n", totalAgain)
+		}
 		order := make([]int, len(med))
 		for i := range order {
 			order[i] = i
@@ -85,7 +111,11 @@ func TestStepProfile(t *testing.T) {
 			if cs, ok := p.steps[i].(*convStep); ok {
 				gf = fmt.Sprintf("%6.1f GF/s", cs.p.Flops()/med[i]/1e6)
 			}
-			fmt.Fprintf(&b, "  %7.3f ms %5.1f%% %s  %s\n", med[i], 100*med[i]/total, gf, p.steps[i].describe())
+			w := ""
+			if warm {
+				w = fmt.Sprintf(" warm %7.3f", medAgain[i])
+			}
+			fmt.Fprintf(&b, "  %7.3f ms %5.1f%%%s %s  %s\n", med[i], 100*med[i]/total, w, gf, p.steps[i].describe())
 		}
 		var ks []string
 		for k := range kinds {

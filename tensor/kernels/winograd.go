@@ -33,7 +33,14 @@ package kernels
 // rows lie at a stride of m floats in one padded row buffer (the transform
 // reads 8 neighbouring tiles with 4 (or 2) ymm loads and a transpose; the
 // junk slot keeps the last tile's 2 overhanging columns from colliding
-// with the next tile row). Junk slots cost 1/(tilesW+1) extra GEMM work.
+// with the next tile row). Junk slots cost 1/(tilesW+1) extra GEMM work,
+// and more where they push a block past a multiple of 8 or 16 (ResNet's
+// 7x7 layers at batch 1, F(2x2): 20 slots for 16 tiles, so 24 GEMM
+// columns). Many shapes need none (junkFree): the overhang then reads the
+// next tile row's first columns, harmless where the tile's own columns
+// there feed only outputs past the edge, or are zero padding like the
+// next row's; 7x7, 13x13, 27x27 and 55x55 outputs at either tile and
+// 14x14 at F(4x4) are such.
 //
 // Accuracy (TestWinogradAccuracy: float32, Kaiming-scaled weights, post-ReLU
 // inputs, 64 to 512 channels; max|y - y64| / max|y64| against a float64
@@ -111,7 +118,7 @@ type WinogradConv struct {
 	impl *wgKernels
 
 	tilesH, tilesW int
-	segSlots       int // slots per tile row: tilesW + 1 (junk)
+	segSlots       int // slots per tile row: tilesW, + 1 (junk) unless junkFree
 	slots          int // N * tilesH * segSlots
 	tb             int // slots per block, a multiple of 8
 	nb             int // blocks
@@ -193,6 +200,7 @@ func (wc *WinogradConv) Params() ConvParams { return wc.p }
 // 48 channels keeps M (48 x nxi x 64 floats) near L2's size. Channel mode
 // (too few blocks for the workers) takes up to 96 tiles per block.
 var (
+	wgJunkFree      = true // junkFree may drop the junk slots (benchmarks turn it off)
 	wgTileBlock     = 64
 	wgTileBlockChan = 96
 	wgKChunk        = 48
@@ -205,6 +213,9 @@ func (wc *WinogradConv) plan(w int) {
 	wc.tilesH = (p.OH + m - 1) / m
 	wc.tilesW = (p.OW + m - 1) / m
 	wc.segSlots = wc.tilesW + 1
+	if wc.junkFree() {
+		wc.segSlots = wc.tilesW
+	}
 	wc.slots = p.N * wc.tilesH * wc.segSlots
 	wc.workers = w
 	round8 := func(n int) int { return (n + 7) / 8 * 8 }
@@ -239,6 +250,32 @@ func (wc *WinogradConv) plan(w int) {
 		wc.perWorker = wc.vSize + wc.mSize + wc.inSize + wc.stSize
 		wc.wsSize = w * wc.perWorker
 	}
+}
+
+// junkFree reports whether tile rows can follow one another in the
+// padded row buffer without a junk slot. The last tile of a row then reads
+// its 2 columns past m*tilesW from the next tile row's first 2 columns;
+// that is exact where such a column feeds only outputs past OW (output o
+// reads padded columns o..o+2), or where it is zero padding both in this
+// row and in the next. (The Winograd transforms of a tile mix all its
+// inputs, but exactly cancel those its outputs do not read: in float32
+// the next row's values add rounding of the usual size, as in any tile.)
+func (wc *WinogradConv) junkFree() bool {
+	if !wgJunkFree {
+		return false
+	}
+	p := &wc.p
+	for i := 0; i < 2; i++ {
+		pos := wc.m*wc.tilesW + i // padded column
+		if pos > p.OW+1 {
+			continue
+		}
+		own, next := pos-p.PW, i-p.PW // input columns
+		if own >= 0 && own < p.W || next >= 0 && next < p.W {
+			return false
+		}
+	}
+	return true
 }
 
 // WorkspaceSize is the number of floats ForwardWorkspace needs.

@@ -668,3 +668,27 @@ func refConv64(p *ConvParams, x []float64, w []float32) []float64 {
 	}
 	return y
 }
+
+// TestWinogradJunkFree pins which shapes drop the junk slot (the
+// correctness of both layouts is TestWinogradConv's: its cases include
+// both kinds, one image and several, padding 0 to 2).
+func TestWinogradJunkFree(t *testing.T) {
+	for _, c := range []struct {
+		hw, pad, tile int
+		free          bool
+	}{
+		{7, 1, 2, true}, {7, 1, 4, true}, {14, 1, 4, true}, {14, 1, 2, false},
+		{13, 1, 2, true}, {13, 1, 4, true}, {27, 1, 4, true}, {55, 1, 4, true},
+		{28, 1, 4, false}, {56, 1, 4, false}, {56, 1, 2, false},
+		{7, 0, 4, true}, {7, 0, 2, false}, {5, 2, 2, true},
+	} {
+		p := wgCase{1, 2, c.hw, c.hw, 2, c.pad}.params()
+		wc, err := NewWinogradConv(&p, make([]float32, 2*2*9), c.tile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := wc.segSlots == wc.tilesW; got != c.free {
+			t.Errorf("%dx%d pad %d F%d: junk-free %v, want %v", c.hw, c.hw, c.pad, c.tile, got, c.free)
+		}
+	}
+}
