@@ -37,6 +37,10 @@ func TestStepProfile(t *testing.T) {
 		runs = r
 	}
 	warm := os.Getenv("CONVNET_STEPPROF_WARM") != ""
+	top := 25 // steps listed, the slowest first (CONVNET_STEPPROF_TOP)
+	if n, err := strconv.Atoi(os.Getenv("CONVNET_STEPPROF_TOP")); err == nil && n > 0 {
+		top = n
+	}
 	tuneLog = func(s string) { t.Log("tune: " + s) }
 	defer func() { tuneLog = nil }()
 	for _, name := range strings.Split(names, ",") {
@@ -106,7 +110,7 @@ func TestStepProfile(t *testing.T) {
 			order[i] = i
 		}
 		sort.Slice(order, func(a, c int) bool { return med[order[a]] > med[order[c]] })
-		for _, i := range order[:min(25, len(order))] {
+		for _, i := range order[:min(top, len(order))] {
 			gf := ""
 			if cs, ok := p.steps[i].(*convStep); ok {
 				gf = fmt.Sprintf("%6.1f GF/s", cs.p.Flops()/med[i]/1e6)
