@@ -25,7 +25,10 @@ import (
 // can be faster. Which one depends on the machine, the batch and the
 // channels, so where it is close the compiler times the candidates on the
 // layer's own shape, and remembers the answer per shape for the process.
-// Measured so (best of the rounds, ms, 2 busy Zen 3 cores):
+// Measured so (best of the rounds, ms, 2 busy Zen 3 cores; before the
+// Winograd kernels dropped the junk slot per tile row where they can,
+// which made F(4x4) at 14x14 and both tiles at 7x7 cheaper, so that
+// F(4x4) now often wins ResNet's 14x14 layers):
 //
 //	layer                      batch   F(4x4)  F(2x2)  packed   chosen
 //	ResNet 512->512 at 7x7       1      4.25    3.07    3.95    F(2x2)
