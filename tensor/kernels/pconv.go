@@ -301,16 +301,10 @@ func convGrid(m, n, k, units, w int) (mw, nw, mb, nb int) {
 // 16, as for ResNet-50's 14x14 1x1 layers) doubles the weight traffic for
 // 8% of the work.
 func colBlock(nb, nc int) int {
-	if !pcEvenBlocks {
-		return min(nb, nc)
-	}
 	blocks := max(1, (nb+nc/2)/nc)
 	panels := (nb + pcNR - 1) / pcNR
 	return (panels + blocks - 1) / blocks * pcNR
 }
-
-// pcEvenBlocks turns colBlock's even blocks on (benchmarks compare).
-var pcEvenBlocks = true
 
 // WorkspaceSize is the number of floats Run needs.
 func (pc *PackedConv) WorkspaceSize() int { return pc.wsSize }

@@ -309,3 +309,14 @@ func TestPackedConvNoAllocs(t *testing.T) {
 		t.Errorf("Run allocates %v times per call", n)
 	}
 }
+
+func TestColBlock(t *testing.T) {
+	for _, c := range []struct{ nb, nc, want int }{
+		{208, 192, 208}, {400, 192, 208}, {784, 192, 208}, {64, 192, 64}, {16, 192, 16},
+		{3136, 192, 208}, {288, 192, 144}, {192, 192, 192},
+	} {
+		if got := colBlock(c.nb, c.nc); got != c.want {
+			t.Errorf("colBlock(%d, %d) = %d, want %d", c.nb, c.nc, got, c.want)
+		}
+	}
+}
