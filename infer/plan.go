@@ -233,7 +233,7 @@ func (p *Plan) bind() {
 		p.slotFn = p.runSlots
 		return
 	}
-	p.arena = make([]float32, p.size)
+	p.arena = kernels.AllocLarge(p.size)
 	for i, s := range p.steps {
 		var ws []float32
 		if b := p.ws[i]; b != nil {

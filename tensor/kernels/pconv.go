@@ -171,7 +171,7 @@ func NewPackedConv(p *ConvParams, w []float32) (*PackedConv, error) {
 // coutG zero.
 func (pc *PackedConv) packWeights(w []float32) {
 	if n := pc.p.Groups * pc.mp * pcMR * pc.k; len(pc.a) != n {
-		pc.a = make([]float32, n)
+		pc.a = AllocLarge(n)
 	}
 	for g := 0; g < pc.p.Groups; g++ {
 		for kb := 0; kb < pc.nkb; kb++ {

@@ -550,7 +550,7 @@ func (wc *WinogradConv) store(y, res []float32, k, s0, ns int, st []float32, bia
 // rounded once, laid out [xi][k/6][c][k%6] with kp-K zero rows.
 func wgTransformWeights(K, C, kp, m int, w []float32) []float32 {
 	a := m + 2
-	u := make([]float32, a*a*kp*C)
+	u := AllocLarge(a * a * kp * C)
 	wgTransformWeightsInto(u, K, C, kp, m, w)
 	return u
 }
