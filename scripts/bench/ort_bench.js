@@ -15,49 +15,16 @@
 
 const path = require('path');
 const { summary } = require('./stats');
+const { parseArgs } = require('./args');
 
-function parseArgs(argv) {
-  const o = { batch: 1, threads: 1, runs: 20, warmup: 5, name: '' };
-  const pos = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const val = () => {
-      if (i + 1 >= argv.length) fail(`${a} wants a value`);
-      return argv[++i];
-    };
-    switch (a) {
-      case '--batch': o.batch = posInt(a, val()); break;
-      case '--threads': o.threads = posInt(a, val()); break;
-      case '--runs': o.runs = posInt(a, val()); break;
-      case '--warmup': o.warmup = nonNegInt(a, val()); break;
-      case '--name': o.name = val(); break;
-      default:
-        if (a.startsWith('-')) fail(`unknown flag ${a}`);
-        pos.push(a);
-    }
-  }
-  if (pos.length !== 1) fail('want exactly one MODEL.onnx');
-  o.model = pos[0];
+const USAGE = 'node ort_bench.js MODEL.onnx [--batch B] [--threads T] [--runs R] [--warmup W] [--name NAME]';
+
+function options(argv) {
+  const o = parseArgs('ort_bench', USAGE, argv,
+    { batch: 1, threads: 1, runs: 20, warmup: 5, name: '' },
+    { batch: 'pos', threads: 'pos', runs: 'pos', warmup: 'nonneg', name: 'str' });
   if (!o.name) o.name = path.basename(o.model).replace(/\.onnx$/, '');
   return o;
-}
-
-function fail(msg) {
-  console.error(`ort_bench: ${msg}`);
-  console.error('usage: node ort_bench.js MODEL.onnx [--batch B] [--threads T] [--runs R] [--warmup W] [--name NAME]');
-  process.exit(2);
-}
-
-function posInt(flag, s) {
-  const n = Number(s);
-  if (!Number.isInteger(n) || n < 1) fail(`${flag} wants a positive integer, got ${s}`);
-  return n;
-}
-
-function nonNegInt(flag, s) {
-  const n = Number(s);
-  if (!Number.isInteger(n) || n < 0) fail(`${flag} wants a non-negative integer, got ${s}`);
-  return n;
 }
 
 // xorshift32: a seeded generator, so every run feeds the same input.
@@ -72,7 +39,7 @@ function fillUniform(a, seed) {
 }
 
 async function main() {
-  const o = parseArgs(process.argv.slice(2));
+  const o = options(process.argv.slice(2));
   let ort;
   try {
     ort = require('onnxruntime-node');

@@ -15,43 +15,9 @@
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
+const { parseArgs } = require('./args');
 
-function parseArgs(argv) {
-  const o = { batch: 1, threads: 2, runs: 30, warmup: 10, top: 30 };
-  const pos = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const val = () => {
-      if (i + 1 >= argv.length) fail(`${a} wants a value`);
-      return argv[++i];
-    };
-    switch (a) {
-      case '--batch': o.batch = posInt(a, val()); break;
-      case '--threads': o.threads = posInt(a, val()); break;
-      case '--runs': o.runs = posInt(a, val()); break;
-      case '--warmup': o.warmup = posInt(a, val()); break;
-      case '--top': o.top = posInt(a, val()); break;
-      default:
-        if (a.startsWith('-')) fail(`unknown flag ${a}`);
-        pos.push(a);
-    }
-  }
-  if (pos.length !== 1) fail('want exactly one MODEL.onnx');
-  o.model = pos[0];
-  return o;
-}
-
-function fail(msg) {
-  console.error(`ort_profile: ${msg}`);
-  console.error('usage: node ort_profile.js MODEL.onnx [--batch B] [--threads T] [--runs R] [--warmup W] [--top N]');
-  process.exit(2);
-}
-
-function posInt(flag, s) {
-  const n = Number(s);
-  if (!Number.isInteger(n) || n < 1) fail(`${flag} wants a positive integer, got ${s}`);
-  return n;
-}
+const USAGE = 'node ort_profile.js MODEL.onnx [--batch B] [--threads T] [--runs R] [--warmup W] [--top N]';
 
 function median(a) {
   const s = [...a].sort((x, y) => x - y);
@@ -60,7 +26,9 @@ function median(a) {
 }
 
 async function main() {
-  const o = parseArgs(process.argv.slice(2));
+  const o = parseArgs('ort_profile', USAGE, process.argv.slice(2),
+    { batch: 1, threads: 2, runs: 30, warmup: 10, top: 30 },
+    { batch: 'pos', threads: 'pos', runs: 'pos', warmup: 'pos', top: 'pos' });
   let ort;
   try {
     ort = require('onnxruntime-node');
@@ -86,7 +54,7 @@ async function main() {
     for (let i = 0; i < o.warmup + o.runs; i++) await session.run(feeds);
     session.endProfiling();
     const file = fs.readdirSync(dir).find((f) => f.endsWith('.json'));
-    if (!file) fail('ORT wrote no profile');
+    if (!file) throw new Error('ORT wrote no profile');
     const events = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
     const nodes = new Map();
     for (const e of events) {
