@@ -259,7 +259,9 @@ func (wc *WinogradConv) plan(w int) {
 // reads padded columns o..o+2), or where it is zero padding both in this
 // row and in the next. (The Winograd transforms of a tile mix all its
 // inputs, but exactly cancel those its outputs do not read: in float32
-// the next row's values add rounding of the usual size, as in any tile.)
+// the next row's values add rounding of the usual size, as in any tile,
+// and an Inf or NaN there reaches the tile's outputs, as one anywhere in
+// a tile always does with Winograd.)
 func (wc *WinogradConv) junkFree() bool {
 	if !wgJunkFree {
 		return false
