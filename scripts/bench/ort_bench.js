@@ -16,6 +16,7 @@
 const path = require('path');
 const { summary } = require('./stats');
 const { parseArgs } = require('./args');
+const { sessionOptions } = require('./session');
 
 const USAGE = 'node ort_bench.js MODEL.onnx [--batch B] [--threads T] [--runs R] [--warmup W] [--name NAME]';
 
@@ -47,13 +48,7 @@ async function main() {
     console.error(`ort_bench: onnxruntime-node is not installed: run bash ${path.join(__dirname, 'setup.sh')}`);
     process.exit(3);
   }
-  const session = await ort.InferenceSession.create(o.model, {
-    executionProviders: ['cpu'],
-    graphOptimizationLevel: 'all',
-    executionMode: 'sequential',
-    intraOpNumThreads: o.threads,
-    interOpNumThreads: 1,
-  });
+  const session = await ort.InferenceSession.create(o.model, sessionOptions(o.threads));
   const meta = session.inputMetadata ? session.inputMetadata[0] : null;
   // Models exported by export_onnx.py take N x 3 x 224 x 224; read the
   // other dimensions from the graph when it says them.

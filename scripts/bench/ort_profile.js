@@ -16,6 +16,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { parseArgs } = require('./args');
+const { sessionOptions } = require('./session');
 
 const USAGE = 'node ort_profile.js MODEL.onnx [--batch B] [--threads T] [--runs R] [--warmup W] [--top N]';
 
@@ -38,15 +39,8 @@ async function main() {
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ort-profile-'));
   try {
-    const session = await ort.InferenceSession.create(o.model, {
-      executionProviders: ['cpu'],
-      graphOptimizationLevel: 'all',
-      executionMode: 'sequential',
-      intraOpNumThreads: o.threads,
-      interOpNumThreads: 1,
-      enableProfiling: true,
-      profileFilePrefix: path.join(dir, 'p'),
-    });
+    const session = await ort.InferenceSession.create(o.model,
+      sessionOptions(o.threads, { enableProfiling: true, profileFilePrefix: path.join(dir, 'p') }));
     const dims = [o.batch, 3, 224, 224];
     const data = new Float32Array(dims.reduce((a, b) => a * b, 1));
     for (let i = 0; i < data.length; i++) data[i] = Math.sin(i);
