@@ -365,6 +365,11 @@ pseg:
 	LEAQ    (DX)(AX*4), AX
 	MOVLQSX 4(R11), R8
 	MOVLQSX 8(R11), R14
+	// The panel two to the right reads the next 128 bytes of this row:
+	// fetch them now. Each row is another input channel's plane, more
+	// streams than the hardware prefetchers follow (ResNet-50 batch 1
+	// -1 to -3.5%, DenseNet-121 -1 to -3%; 256 bytes ahead was level).
+	PREFETCHT0 128(AX)
 	CMPQ    R14, $16
 	JNE     pmask
 	VMOVUPS (AX), Y0
