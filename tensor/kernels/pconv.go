@@ -461,8 +461,13 @@ func (g *convGeom) fillPlane(p *ConvParams, src []float32, pi int, dst []float32
 			clear(row)
 			continue
 		}
-		clear(row[:w0])
-		clear(row[w1:])
+		// The borders are a column or two: stores, not memclr calls.
+		for i := range w0 {
+			row[i] = 0
+		}
+		for i := w1; i < len(row); i++ {
+			row[i] = 0
+		}
 		xr := src[ih*p.W:][:p.W]
 		iw := w0*p.SW + pw - p.PW
 		seg := row[w0:w1]

@@ -26,11 +26,11 @@ func maxRowS2AVX2(dst, src *float32, groups, kw int)
 //go:noescape
 func maxPoolS2R3AVX2(dst, r0, r1, r2 *float32, groups, kw int)
 
-// gatherEvenAVX2 sets dst[i] = src[2i] for i < 8*groups, reading
-// src[0 : 16*groups].
+// gatherEvenAVX2 sets dst[i] = src[2i] for i < n (n >= 1), reading
+// src[0 : 2n-1].
 //
 //go:noescape
-func gatherEvenAVX2(dst, src *float32, groups int)
+func gatherEvenAVX2(dst, src *float32, n int)
 
 // avgRow2x2AVX2 computes 8*groups outputs of avgRow2x2Go.
 //
@@ -109,14 +109,12 @@ func maxPoolS2R3AVX2Go(dst, r0, r1, r2 []float32, kw int) {
 }
 
 func gatherEvenAVX2Go(dst, src []float32) {
-	// Whole groups while their 16 loads stay inside src.
-	groups := min(len(dst)/8, len(src)/16)
-	if groups > 0 {
-		_ = src[16*groups-1]
-		_ = dst[8*groups-1]
-		gatherEvenAVX2(&dst[0], &src[0], groups)
+	n := len(dst)
+	if n == 0 {
+		return
 	}
-	gatherEvenGo(dst[8*groups:], src[16*groups:])
+	_ = src[2*n-2]
+	gatherEvenAVX2(&dst[0], &src[0], n)
 }
 
 func avgRow2x2AVX2Go(dst, a, b []float32) {

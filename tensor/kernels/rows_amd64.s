@@ -301,17 +301,41 @@ r3k3:
 	VZEROUPPER
 	RET
 
-// func gatherEvenAVX2(dst, src *float32, groups int)
+// Mask table: evenMask<>+4*(16-j) holds j all-ones lanes, then zeros.
+DATA evenMask<>+0(SB)/8, $-1
+DATA evenMask<>+8(SB)/8, $-1
+DATA evenMask<>+16(SB)/8, $-1
+DATA evenMask<>+24(SB)/8, $-1
+DATA evenMask<>+32(SB)/8, $-1
+DATA evenMask<>+40(SB)/8, $-1
+DATA evenMask<>+48(SB)/8, $-1
+DATA evenMask<>+56(SB)/8, $-1
+DATA evenMask<>+64(SB)/8, $0
+DATA evenMask<>+72(SB)/8, $0
+DATA evenMask<>+80(SB)/8, $0
+DATA evenMask<>+88(SB)/8, $0
+DATA evenMask<>+96(SB)/8, $0
+DATA evenMask<>+104(SB)/8, $0
+DATA evenMask<>+112(SB)/8, $0
+DATA evenMask<>+120(SB)/8, $0
+GLOBL evenMask<>(SB), RODATA|NOPTR, $128
+
+// func gatherEvenAVX2(dst, src *float32, n int)
 //
-// dst[i] = src[2i] for 8*groups outputs, reading src[0 : 16*groups]: the
-// even lanes of each pair of loads (VSHUFPS $0x88), put in order by
-// VPERMPD $0xD8.
+// dst[i] = src[2i] for i < n (n >= 1), reading src[0 : 2n-1] only: 8
+// outputs per step from two loads, the even lanes picked by VSHUFPS $0x88
+// and put in order by VPERMPD $0xD8; the last 1 to 8 outputs through
+// masked loads and a masked store, so that a phase row of a strided
+// convolution (often 7 to 28 wide) takes one call and no scalar tail.
 TEXT ·gatherEvenAVX2(SB), NOSPLIT, $0-24
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
-	MOVQ groups+16(FP), CX
+	MOVQ n+16(FP), CX
+	LEAQ evenMask<>+64(SB), R8
 
 even:
+	CMPQ    CX, $8
+	JLE     evenLast
 	VMOVUPS (SI), Y0
 	VMOVUPS 32(SI), Y1
 	VSHUFPS $0x88, Y1, Y0, Y2
@@ -319,7 +343,20 @@ even:
 	VMOVUPS Y2, (DI)
 	ADDQ    $64, SI
 	ADDQ    $32, DI
-	DECQ    CX
-	JNZ     even
+	SUBQ    $8, CX
+	JMP     even
+
+evenLast:
+	LEAQ       -1(CX)(CX*1), DX
+	NEGQ       DX
+	VMOVUPS    (R8)(DX*4), Y3
+	VMOVUPS    32(R8)(DX*4), Y4
+	VMASKMOVPS (SI), Y3, Y0
+	VMASKMOVPS 32(SI), Y4, Y1
+	VSHUFPS    $0x88, Y1, Y0, Y2
+	VPERMPD    $0xD8, Y2, Y2
+	NEGQ       CX
+	VMOVUPS    (R8)(CX*4), Y5
+	VMASKMOVPS Y2, Y5, (DI)
 	VZEROUPPER
 	RET
