@@ -12,7 +12,16 @@ import (
 type buffer struct {
 	size        int // floats
 	first, last int
-	off         int // in the arena, once planned
+	off         int     // in the arena, once planned
+	alias       *buffer // shares this buffer's memory (shareResiduals); its lifetime is merged in
+}
+
+// root is the buffer whose memory b uses.
+func (b *buffer) root() *buffer {
+	for b.alias != nil {
+		b = b.alias
+	}
+	return b
 }
 
 // loc says where a value lives: element (b, c, i) of a value whose planes
@@ -76,7 +85,12 @@ const align = 16
 // placed and alive at the same time (the greedy-by-size strategy of
 // TFLite's and ONNX Runtime's memory planners).
 func planArena(bufs []*buffer) int {
-	order := append([]*buffer(nil), bufs...)
+	var order []*buffer
+	for _, b := range bufs {
+		if b.alias == nil {
+			order = append(order, b)
+		}
+	}
 	sort.SliceStable(order, func(i, j int) bool { return order[i].size > order[j].size })
 	var placed []*buffer
 	total := 0
@@ -100,6 +114,11 @@ func planArena(bufs []*buffer) int {
 		b.off = off
 		total = max(total, off+size)
 		placed = append(placed, b)
+	}
+	for _, b := range bufs {
+		if b.alias != nil {
+			b.off = b.root().off
+		}
 	}
 	return total
 }

@@ -82,7 +82,17 @@ func (s *convStep) describe() string {
 	if s.algo == algoWinograd {
 		a = fmt.Sprintf("winograd F%d", s.wino.wc.Tile())
 	}
-	return fmt.Sprintf("%s conv %dx%d/%d %d->%d%s [%s]%s%s", s.label, p.KH, p.KW, p.SH, p.C, p.Cout, g, a, extra, actName(s.ep.Act))
+	over := ""
+	if s.residualInPlace() {
+		over = ", over the residual"
+	}
+	return fmt.Sprintf("%s conv %dx%d/%d %d->%d%s [%s]%s%s%s", s.label, p.KH, p.KW, p.SH, p.C, p.Cout, g, a, extra, actName(s.ep.Act), over)
+}
+
+// residualInPlace reports whether the output is written over the residual
+// (shareResiduals).
+func (s *convStep) residualInPlace() bool {
+	return s.res != nil && s.y.l.buf.root() == s.res.l.buf.root()
 }
 
 func (s *convStep) bind(arena, ws []float32) {

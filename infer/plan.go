@@ -215,9 +215,45 @@ func compile(m nn.Module, input []int, cfg config) (*Plan, error) {
 			b.first, b.last = 0, len(p.steps)
 		}
 	}
+	if cfg.fuse {
+		shareResiduals(p.steps)
+	}
 	p.size = planArena(c.bufs)
 	p.bind()
 	return p, nil
+}
+
+// shareResiduals lets a convolution that adds a residual write its output
+// over the residual when no later step reads the residual (the last
+// convolution of a ResNet block or of a MobileNetV2 block adding the
+// block's input), as ONNX Runtime reuses an Add's input for its output:
+// the step reads and writes one tensor instead of reading one and
+// writing another, and the arena holds one tensor less (ResNet-50 batch
+// 1: 8.4 -> 7.4 MB). Time, in-process A/B on 2 Zen 3 cores: level
+// (ResNet-50, ResNet-18, MobileNetV2 within +-1.5%). The packed and
+// Winograd kernels take a residual that is the output itself.
+func shareResiduals(steps []step) {
+	for i, st := range steps {
+		s, ok := st.(*convStep)
+		if !ok || s.res == nil || (s.algo != algoPacked && s.algo != algoWinograd) {
+			continue
+		}
+		y, r := s.y.l, s.res.l
+		rb := r.buf.root()
+		switch {
+		case y.buf.alias != nil || y.buf.first != i || rb.first < 0 || rb.last != i:
+			// y written before, the residual is the plan's input, or
+			// read later.
+			continue
+		case y.off != 0 || r.off != 0 || y.cs != r.cs || y.bs != r.bs || y.buf.size != rb.size:
+			// Only whole buffers with one layout.
+			continue
+		case s.x.l.buf.root() == rb:
+			continue
+		}
+		y.buf.alias = rb
+		rb.last = max(rb.last, y.buf.last)
+	}
 }
 
 // bind allocates the arena and points the steps into it.

@@ -390,6 +390,31 @@ func TestShuffleAbsorbed(t *testing.T) {
 	}
 }
 
+// TestResidualInPlace checks that the last convolution of a bottleneck
+// writes its sum over the block's input when nothing reads that later
+// (and not when something does: the plan's input), with the numbers of
+// the reference.
+func TestResidualInPlace(t *testing.T) {
+	down := nn.NewSequential(nn.NewConv2d(16, 32, 1, nn.NoBias()), nn.NewBatchNorm2d(32))
+	m := build(t, nn.NewSequential(nn.NewConv2d(3, 16, 3, nn.Padding(1)),
+		models.NewBottleneck(16, 8, 1, down), models.NewBottleneck(32, 8, 1, nil), models.NewBottleneck(32, 8, 1, nil)))
+	for _, batch := range []int{1, 2} {
+		rel, p := compare(t, m, []int{batch, 3, 9, 9})
+		if rel > tolerance {
+			t.Errorf("batch %d: rel err %g", batch, rel)
+		}
+		if got := count(steps(p), "over the residual"); got != 3 {
+			t.Errorf("batch %d: %d convolutions over their residual, want 3:\n%s", batch, got, p)
+		}
+	}
+	// The block's input is the plan's input: it is not overwritten.
+	m = build(t, models.NewBottleneck(32, 8, 1, nil))
+	rel, p := compare(t, m, []int{1, 32, 5, 5})
+	if rel > tolerance || count(steps(p), "over the residual") != 0 {
+		t.Errorf("input as residual: rel err %g\n%s", rel, p)
+	}
+}
+
 // TestGeneric runs operations the plan does not specialise (local
 // response norm, softmax) through the generic fallback.
 func TestGeneric(t *testing.T) {

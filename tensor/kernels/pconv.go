@@ -331,6 +331,7 @@ type pcJob struct {
 	xl, yl, rl     Layout
 	bias           []float32
 	act            Activation
+	resInY         bool     // the residual is y: added as y's starting value
 	tiles          []pcTile // per slot
 	prepFn, slotFn func(lo, hi int)
 }
@@ -345,8 +346,15 @@ type pcTile struct {
 
 // Run computes y = ep(conv(x, w)) for n images (n <= p.N): x is laid out
 // as xl (C planes of H*W), y as yl (Cout planes of OH*OW), ep's residual,
-// if any, as rl; ep may be nil. y may not overlap x or the residual. ws
+// if any, as rl; ep may be nil. y may not overlap x. The residual may be
+// y itself (same first element and layout: the sum is done in place, the
+// residual being y's starting value), and may not otherwise overlap y. ws
 // must hold WorkspaceSize floats (clobbered).
+//
+// In place, the output takes the residual's memory: a plan whose residual
+// dies at this step (ResNet's bottlenecks, MobileNetV2's inverted
+// residuals) then reads and writes one tensor instead of reading one and
+// allocating another, a third less memory traffic in the step.
 func (pc *PackedConv) Run(n int, x []float32, xl Layout, y []float32, yl Layout, ep *Epilogue, rl Layout, ws []float32) {
 	p := &pc.p
 	if n < 1 || n > p.N {
@@ -366,7 +374,7 @@ func (pc *PackedConv) Run(n int, x []float32, xl Layout, y []float32, yl Layout,
 		j = pc.newJob()
 	}
 	j.n, j.x, j.y, j.ws, j.xl, j.yl = n, x, y, ws, xl, yl
-	j.res, j.bias, j.act = nil, nil, ActNone
+	j.res, j.bias, j.act, j.resInY = nil, nil, ActNone, false
 	if ep != nil {
 		j.bias, j.act = ep.Bias, ep.Act
 		if ep.Bias != nil && len(ep.Bias) < p.Cout {
@@ -377,6 +385,7 @@ func (pc *PackedConv) Run(n int, x []float32, xl Layout, y []float32, yl Layout,
 				panic("kernels: packed conv: residual too short for its layout")
 			}
 			j.res, j.rl = ep.Residual, rl
+			j.resInY = &ep.Residual[0] == &y[0] && rl == yl
 		}
 	}
 	if !pc.direct {
@@ -569,7 +578,9 @@ func (j *pcJob) task(t int, bp []float32, tile *pcTile) {
 				qq := jc/pcNR + q
 				impl.pack(c1-c0, pc.taps, cs, pc.tap, src[c0*cs:], pc.segs[pc.segAt[qq]:pc.segAt[qq+1]], bp[q*kcb*pcNR:])
 			}
-			load, last := kb > 0, kb == pc.nkb-1
+			// In place, the residual is the starting value of y, which
+			// the first k block loads like a partial sum.
+			load, last := kb > 0 || j.resInY, kb == pc.nkb-1
 			tlo, thi := float32(math.Inf(-1)), float32(math.Inf(1))
 			if last {
 				tlo, thi = lo, hi
@@ -590,7 +601,7 @@ func (j *pcJob) task(t int, bp []float32, tile *pcTile) {
 					cols := min(pcNR, j1-col)
 					b := bp[q*kcb*pcNR:][:kcb*pcNR]
 					res, ldr := pcZeros[:pcNR], 0
-					if last && j.res != nil {
+					if last && j.res != nil && !j.resInY {
 						res, ldr = j.res[n*j.rl.BS+(g*pc.coutG+ic)*j.rl.CS+col:], j.rl.CS
 					}
 					c := j.y[ybase+ic*ycs+col:]

@@ -63,12 +63,14 @@ func TestPackedConv(t *testing.T) {
 	eps := []struct {
 		name      string
 		bias, res bool
+		inPlace   bool // the residual is y itself
 		act       Activation
 	}{
 		{name: "none"},
 		{name: "bias_relu", bias: true, act: ActReLU},
 		{name: "res_relu6", res: true, act: ActReLU6},
 		{name: "bias_res", bias: true, res: true},
+		{name: "bias_res_in_place_relu", bias: true, res: true, inPlace: true, act: ActReLU},
 	}
 	blockings := []struct {
 		name       string
@@ -122,6 +124,16 @@ func TestPackedConv(t *testing.T) {
 							}
 							ny := (p.N-1)*yl.BS + (p.Cout-1)*yl.CS + ohw
 							buf, y := guarded(ny)
+							ep, rl := ep, rl
+							if e.inPlace {
+								for b := 0; b < p.N; b++ {
+									for ch := 0; ch < p.Cout; ch++ {
+										copy(y[b*yl.BS+ch*yl.CS:][:ohw], res[(b*p.Cout+ch)*ohw:][:ohw])
+									}
+								}
+								ep = &Epilogue{Bias: ep.Bias, Act: ep.Act, Residual: y}
+								rl = yl
+							}
 							ws := make([]float32, pc.WorkspaceSize())
 							for i := range ws {
 								ws[i] = float32(math.NaN()) // the workspace need not be initialised
