@@ -102,6 +102,55 @@ type PackedConv struct {
 	wsSize         int
 	impl           *pcKernels
 	jobs           chan *pcJob
+	pro            *prologue // nil without one
+}
+
+// Prologue is what a convolution does to its input as it reads it: x' =
+// act(x*Scale[c] + Shift[c]) per input channel c. It is the BatchNorm and
+// ReLU in front of a convolution (DenseNet's layers and transitions, a
+// pre-activation network), which cannot be folded into the weights past
+// the ReLU: applied while the input is packed (or while a strided or
+// padded convolution prepares its input), it saves the separate pass
+// that would read the input and write a normalised copy. Zero padding
+// stays zero, as after a separate BatchNorm and ReLU.
+type Prologue struct {
+	Scale, Shift []float32 // per input channel; nil Scale is 1, nil Shift 0
+	Act          Activation
+}
+
+// prologue is a Prologue with the defaults filled in and the clamp bounds.
+type prologue struct {
+	scale, shift []float32
+	lo, hi       float32
+}
+
+// SetPrologue makes the convolution apply pro to its input; nil removes
+// it. It must not run concurrently with Run.
+func (pc *PackedConv) SetPrologue(pro *Prologue) error {
+	if pro == nil {
+		pc.pro = nil
+		pc.plan(Workers())
+		return nil
+	}
+	c := pc.p.C
+	if pro.Scale != nil && len(pro.Scale) != c || pro.Shift != nil && len(pro.Shift) != c {
+		return fmt.Errorf("kernels: packed conv: prologue of %d scales and %d shifts for %d input channels", len(pro.Scale), len(pro.Shift), c)
+	}
+	q := &prologue{scale: pro.Scale, shift: pro.Shift}
+	if q.scale == nil {
+		q.scale = make([]float32, c)
+		for i := range q.scale {
+			q.scale[i] = 1
+		}
+	}
+	if q.shift == nil {
+		q.shift = make([]float32, c)
+	}
+	q.lo, q.hi = actBounds(pro.Act)
+	pc.pro = q
+	// The input must be packed (through the prologue), not read in place.
+	pc.inPlace = false
+	return nil
 }
 
 // pcKernels is one implementation of the inner loops.
@@ -120,6 +169,10 @@ type pcKernels struct {
 	// s.dst+i = row base [s.src+i] for every segment s, i < s.n; columns
 	// no segment covers are zero.
 	pack func(nc, ntap, cs int, tap []int32, src []float32, segs []pcSeg, dst []float32)
+	// packAffine is pack with the prologue applied to each value of
+	// channel c: clamp(x*scale[c] + shift[c], lo, hi) (columns no segment
+	// covers hold anything).
+	packAffine func(nc, ntap, cs int, tap []int32, src []float32, segs []pcSeg, dst []float32, scale, shift []float32, lo, hi float32)
 }
 
 // pcImpl is the implementation PackedConv uses; tests swap it.
@@ -134,7 +187,7 @@ func selectPcKernels() *pcKernels {
 	return pcGeneric
 }
 
-var pcGeneric = &pcKernels{name: "generic", kernel: pcKernelGo, pack: pcPackGo}
+var pcGeneric = &pcKernels{name: "generic", kernel: pcKernelGo, pack: pcPackGo, packAffine: pcPackAffineGo}
 
 // NewPackedConv packs the weights w ([Cout][C/Groups][KH][KW], PyTorch's
 // layout) of the convolution p. p.N is the largest batch Run accepts.
@@ -253,7 +306,7 @@ func (pc *PackedConv) plan(w int) {
 	n := p.OH * p.OW
 	units := p.N * p.Groups
 	pc.mw, pc.nw, pc.mb, pc.nb = convGrid(pc.coutG, n, pc.k, units, w)
-	pc.inPlace = pc.direct && pc.taps == 1 && pc.mb <= pcInPlaceRows
+	pc.inPlace = pc.direct && pc.taps == 1 && pc.mb <= pcInPlaceRows && pc.pro == nil
 	pc.total = units * pc.mw * pc.nw
 	pc.slots = min(w, pc.total)
 	pc.ncb = colBlock(pc.nb, pcNC)
@@ -415,7 +468,11 @@ func (j *pcJob) prepare(lo, hi int) {
 		c := u % p.C
 		pi := u / p.C % len(pc.phases)
 		n := u / p.C / len(pc.phases)
-		pc.fillPlane(p, j.x[n*j.xl.BS+c*j.xl.CS:][:p.H*p.W], pi, j.ws[n*pc.prepSize+(pi*p.C+c)*pc.planeQ:][:pc.planeQ])
+		dst := j.ws[n*pc.prepSize+(pi*p.C+c)*pc.planeQ:][:pc.planeQ]
+		pc.fillPlane(p, j.x[n*j.xl.BS+c*j.xl.CS:][:p.H*p.W], pi, dst)
+		if q := pc.pro; q != nil {
+			pc.affinePlane(p, pi, dst, q.scale[c], q.shift[c], q.lo, q.hi)
+		}
 	}
 }
 
@@ -485,6 +542,24 @@ func (g *convGeom) fillPlane(p *ConvParams, src []float32, pi int, dst []float32
 			continue
 		}
 		gatherStride(seg, xr[iw:], p.SW)
+	}
+}
+
+// affinePlane applies a prologue channel's affine map and clamp to the
+// input pixels of a prepared plane (phase pi), leaving the zero padding.
+func (g *convGeom) affinePlane(p *ConvParams, pi int, dst []float32, scale, shift, lo, hi float32) {
+	ph, pw := g.phases[pi][0], g.phases[pi][1]
+	w0 := max(0, (p.PW-pw+p.SW-1)/p.SW)
+	w1 := min(g.wq, max(w0, (p.W-1+p.PW-pw)/p.SW+1))
+	if p.W-1+p.PW-pw < 0 || w0 >= w1 {
+		return
+	}
+	for h := 0; h < g.hq; h++ {
+		if ih := h*p.SH + ph - p.PH; ih < 0 || ih >= p.H {
+			continue
+		}
+		seg := dst[h*g.wq+w0 : h*g.wq+w1]
+		rowImpl.affine(seg, seg, scale, shift, lo, hi)
 	}
 }
 
@@ -576,6 +651,11 @@ func (j *pcJob) task(t int, bp []float32, tile *pcTile) {
 					continue // read in place below
 				}
 				qq := jc/pcNR + q
+				if pro := pc.pro; pro != nil && pc.direct {
+					cg := g*pc.cinG + c0
+					impl.packAffine(c1-c0, pc.taps, cs, pc.tap, src[c0*cs:], pc.segs[pc.segAt[qq]:pc.segAt[qq+1]], bp[q*kcb*pcNR:], pro.scale[cg:], pro.shift[cg:], pro.lo, pro.hi)
+					continue
+				}
 				impl.pack(c1-c0, pc.taps, cs, pc.tap, src[c0*cs:], pc.segs[pc.segAt[qq]:pc.segAt[qq+1]], bp[q*kcb*pcNR:])
 			}
 			// In place, the residual is the starting value of y, which
@@ -694,6 +774,20 @@ func pcTileGo(nr, k int, a, b []float32, ldb int, c []float32, ldc, rows int, lo
 				v = hi
 			}
 			cr[jj] = v
+		}
+	}
+}
+
+// pcPackAffineGo is the pure-Go packing with a prologue (see
+// pcKernels.packAffine).
+func pcPackAffineGo(nc, ntap, cs int, tap []int32, src []float32, segs []pcSeg, dst []float32, scale, shift []float32, lo, hi float32) {
+	pcPackGo(nc, ntap, cs, tap, src, segs, dst)
+	for c := 0; c < nc; c++ {
+		for t := 0; t < ntap; t++ {
+			row := dst[(c*ntap+t)*pcNR:][:pcNR]
+			for _, s := range segs {
+				affineRowGo(row[s.dst:s.dst+s.n], row[s.dst:s.dst+s.n], scale[c], shift[c], lo, hi)
+			}
 		}
 	}
 }

@@ -35,7 +35,7 @@ func pcAsmKernels() *pcKernels {
 	return pcAVX2
 }
 
-var pcAVX2 = &pcKernels{name: "avx2", kernel: pcKernelAVX2, pack: pcPackAVX2}
+var pcAVX2 = &pcKernels{name: "avx2", kernel: pcKernelAVX2, pack: pcPackAVX2, packAffine: pcPackAffineAVX2}
 
 func pcKernelAVX2(nr, k, np int, a, b []float32, ldb int, c []float32, ldc, rowsLast int, load bool, bias, res []float32, ldr int, lo, hi float32) {
 	rows := (np-1)*pcMR + rowsLast
@@ -78,6 +78,25 @@ func pcPackAVX2(nc, ntap, cs int, tap []int32, src []float32, segs []pcSeg, dst 
 	_ = src[last+int(s.src)+int(s.n)-1]
 	_ = dst[nc*ntap*pcNR+pcNR-1]
 	pconvPack16AVX2(nc, ntap, cs, &tap[0], &src[0], &segs[0], len(segs), &dst[0])
+}
+
+//go:noescape
+func pconvPack16AffineAVX2(nc, ntap, cs int, tap *int32, src *float32, segs *pcSeg, nseg int, dst *float32, scale, shift *float32, lo, hi float32)
+
+func pcPackAffineAVX2(nc, ntap, cs int, tap []int32, src []float32, segs []pcSeg, dst []float32, scale, shift []float32, lo, hi float32) {
+	if nc <= 0 || ntap <= 0 {
+		return
+	}
+	if len(segs) == 0 || segs[0].dst != 0 {
+		panic("kernels: packed conv: segments must start at column 0")
+	}
+	_ = tap[ntap-1]
+	last := (nc-1)*cs + int(maxTap(tap[:ntap]))
+	s := segs[len(segs)-1]
+	_ = src[last+int(s.src)+int(s.n)-1]
+	_ = dst[nc*ntap*pcNR+pcNR-1]
+	_, _ = scale[nc-1], shift[nc-1]
+	pconvPack16AffineAVX2(nc, ntap, cs, &tap[0], &src[0], &segs[0], len(segs), &dst[0], &scale[0], &shift[0], lo, hi)
 }
 
 func maxTap(tap []int32) int32 {

@@ -398,3 +398,74 @@ pstore:
 	JNZ     pchan
 	VZEROUPPER
 	RET
+
+// func pconvPack16AffineAVX2(nc, ntap, cs int, tap *int32, src *float32, segs *pcSeg, nseg int, dst *float32, scale, shift *float32, lo, hi float32)
+//
+// pconvPack16AVX2 with the prologue: every packed value is
+// clamp(x*scale[c] + shift[c], lo, hi), x of channel c (NaN passes).
+TEXT ·pconvPack16AffineAVX2(SB), NOSPLIT, $0-88
+	MOVQ         nc+0(FP), CX
+	MOVQ         cs+16(FP), R9
+	SHLQ         $2, R9
+	MOVQ         tap+24(FP), R10
+	MOVQ         src+32(FP), SI
+	MOVQ         dst+56(FP), DI
+	LEAQ         pcMask<>+64(SB), R13
+	VBROADCASTSS lo+80(FP), Y6
+	VBROADCASTSS hi+84(FP), Y7
+	XORQ         R15, R15
+
+achan:
+	MOVQ         scale+64(FP), AX
+	VBROADCASTSS (AX)(R15*4), Y4
+	MOVQ         shift+72(FP), AX
+	VBROADCASTSS (AX)(R15*4), Y5
+	XORQ         BX, BX
+
+atap:
+	MOVLQSX (R10)(BX*4), AX
+	LEAQ    (SI)(AX*4), DX
+	MOVQ    segs+40(FP), R11
+	MOVQ    nseg+48(FP), R12
+
+aseg:
+	MOVLQSX    0(R11), AX
+	LEAQ       (DX)(AX*4), AX
+	MOVLQSX    4(R11), R8
+	MOVLQSX    8(R11), R14
+	PREFETCHT0 128(AX)
+	CMPQ       R14, $16
+	JNE        amask
+	VMOVUPS    (AX), Y0
+	VMOVUPS    32(AX), Y1
+	JMP        astore
+
+amask:
+	NEGQ       R14
+	VMOVUPS    (R13)(R14*4), Y2
+	VMOVUPS    32(R13)(R14*4), Y3
+	VMASKMOVPS (AX), Y2, Y0
+	VMASKMOVPS 32(AX), Y3, Y1
+
+astore:
+	VFMADD213PS Y5, Y4, Y0
+	VFMADD213PS Y5, Y4, Y1
+	VMAXPS      Y0, Y6, Y0
+	VMAXPS      Y1, Y6, Y1
+	VMINPS      Y0, Y7, Y0
+	VMINPS      Y1, Y7, Y1
+	VMOVUPS     Y0, (DI)(R8*4)
+	VMOVUPS     Y1, 32(DI)(R8*4)
+	ADDQ        $16, R11
+	DECQ        R12
+	JNZ         aseg
+	ADDQ        $64, DI
+	INCQ        BX
+	CMPQ        BX, ntap+8(FP)
+	JLT         atap
+	ADDQ        R9, SI
+	INCQ        R15
+	DECQ        CX
+	JNZ         achan
+	VZEROUPPER
+	RET

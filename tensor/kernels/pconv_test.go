@@ -273,7 +273,85 @@ func TestPackedConvKernelsMatchGo(t *testing.T) {
 					t.Fatalf("segs %v nc %d: packed[%d] = %g, want %g", segs, nc, i, got[i], want[i])
 				}
 			}
+			// With a prologue, on the columns the segments cover (NaN
+			// passes the clamp).
+			scale, shift := convRand(rng, nc), convRand(rng, nc)
+			srcN := append([]float32(nil), src...)
+			srcN[base(segs)] = float32(math.NaN())
+			pcPackAffineGo(nc, len(tap), 97, tap, srcN, segs, want, scale, shift, 0, 6)
+			buf, got = guarded(n + pcNR)
+			asm.packAffine(nc, len(tap), 97, tap, srcN, segs, got, scale, shift, 0, 6)
+			checkGuards(t, "pack affine", buf)
+			for r := 0; r < nc*len(tap); r++ {
+				for _, sg := range segs {
+					for i := r*pcNR + int(sg.dst); i < r*pcNR+int(sg.dst+sg.n); i++ {
+						if d := math.Abs(float64(got[i] - want[i])); d > 1e-6 || math.IsNaN(float64(got[i])) != math.IsNaN(float64(want[i])) {
+							t.Fatalf("segs %v nc %d: affine packed[%d] = %g, want %g", segs, nc, i, got[i], want[i])
+						}
+					}
+				}
+			}
 		}
+	}
+}
+
+// base is the source index of the first value the segments pack.
+func base(segs []pcSeg) int { return int(segs[0].src) }
+
+// TestPackedConvPrologue binds a convolution with a prologue (an input
+// BatchNorm and activation applied as the input is read: in the packing
+// of 1x1 and unpadded layers, in the prepared planes of strided or padded
+// ones, whose zero padding must stay zero) to the reference on the
+// normalised input.
+func TestPackedConvPrologue(t *testing.T) {
+	for ci, c := range pcCases() {
+		p := c.params()
+		rng := rand.New(rand.NewPCG(uint64(ci), 9))
+		x := convRand(rng, p.N*p.C*p.H*p.W)
+		w := convRand(rng, p.Cout*p.C/p.Groups*p.KH*p.KW)
+		scale, shift := convRand(rng, p.C), convRand(rng, p.C)
+		for _, act := range []Activation{ActReLU, ActNone, ActReLU6} {
+			xp := make([]float32, len(x))
+			lo, hi := actBounds(act)
+			for i, v := range x {
+				ch := i / (p.H * p.W) % p.C
+				affineRowGo(xp[i:i+1], []float32{v}, scale[ch], shift[ch], lo, hi)
+			}
+			want := refConvForward(&p, xp, w, nil)
+			ohw := p.OH * p.OW
+			for _, impl := range pcImpls() {
+				for _, tiny := range []bool{false, true} {
+					name := fmt.Sprintf("%v/act %d/%s/tiny=%v", c, act, impl.name, tiny)
+					kc, nc, mc := pcKC, pcNC, pcMC
+					if tiny {
+						kc, nc, mc = 5, 32, 12
+					}
+					withPcImpl(impl, func() {
+						withPcBlocking(kc, nc, mc, func() {
+							pc, err := NewPackedConv(&p, w)
+							if err != nil {
+								t.Fatal(err)
+							}
+							if err := pc.SetPrologue(&Prologue{Scale: scale, Shift: shift, Act: act}); err != nil {
+								t.Fatal(err)
+							}
+							buf, y := guarded(p.N * p.Cout * ohw)
+							ws := make([]float32, pc.WorkspaceSize())
+							pc.Run(p.N, x, DenseLayout(p.C, p.H*p.W), y, DenseLayout(p.Cout, ohw), nil, Layout{}, ws)
+							checkGuards(t, name, buf)
+							closeTo(t, name, y, want, 1e-5)
+						})
+					})
+				}
+			}
+		}
+	}
+	pc, err := NewPackedConv(&ConvParams{N: 1, C: 2, H: 3, W: 3, Cout: 1, KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1, OH: 3, OW: 3, Groups: 1}, []float32{1, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.SetPrologue(&Prologue{Scale: []float32{1}}); err == nil {
+		t.Error("no error for a prologue of 1 scale for 2 channels")
 	}
 }
 
