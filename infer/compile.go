@@ -246,6 +246,18 @@ func (c *compiler) fuseConv(n *node, take func(cur, u *node) bool, takeAct func(
 	cur, pc.act = takeAct(cur)
 	pc.out = cur
 	pc.algo = c.chooseAlgo(&pc.p)
+	// A BatchNorm (and activation) whose only reader is this packed
+	// convolution becomes its prologue: DenseNet normalises the block's
+	// whole concatenation in front of every layer, a pass over memory per
+	// layer that the convolution can do while packing its input.
+	if x := n.ins[0]; c.cfg.fuse && pc.algo == algoPacked && !x.isOut && next(x) == n {
+		if pa, ok := c.producer[x].(*pendingAffine); ok && pa.out == x {
+			delete(c.producer, x)
+			x.fusedInto = n
+			pc.in = pa.x
+			pc.pro = &kernels.Prologue{Scale: pa.scale, Shift: pa.shift, Act: pa.act}
+		}
+	}
 	return pc
 }
 
@@ -488,11 +500,22 @@ func (c *compiler) lower() {
 
 type pendingConv struct {
 	n, out, res *node
+	in          *node             // the input, when a prologue computes n's input from it
+	pro         *kernels.Prologue // nil without one
 	p           kernels.ConvParams
 	w, bias     []float32
 	folded      bool
 	act         kernels.Activation
 	algo        algo
+}
+
+// input is the value the convolution reads: n's input, or the one its
+// prologue computes n's input from.
+func (pc *pendingConv) input() *node {
+	if pc.in != nil {
+		return pc.in
+	}
+	return pc.n.ins[0]
 }
 
 // strided: the external kernels (Winograd, depthwise 3x3) write images
@@ -503,7 +526,7 @@ func (pc *pendingConv) strided() bool {
 
 func (pc *pendingConv) lower(c *compiler) step {
 	s := &convStep{label: c.label(pc.n), algo: pc.algo, p: pc.p, w: pc.w, folded: pc.folded,
-		ep: kernels.Epilogue{Bias: pc.bias, Act: pc.act}, x: c.operand(pc.n.ins[0]), y: c.operand(pc.out)}
+		ep: kernels.Epilogue{Bias: pc.bias, Act: pc.act}, x: c.operand(pc.input()), y: c.operand(pc.out), pro: pc.pro}
 	if pc.res != nil {
 		r := c.operand(pc.res)
 		s.res = &r

@@ -2,6 +2,7 @@ package infer
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/convnet/convnet/tensor/kernels"
 )
@@ -32,8 +33,9 @@ type convStep struct {
 	w      []float32          // [Cout, Cin/groups * KH * KW], BatchNorm folded in
 	ep     kernels.Epilogue   // Bias and Act (the residual is passed per row)
 	x, y   operand
-	res    *operand // nil without a residual
-	folded bool     // a BatchNorm is folded into w and the bias
+	res    *operand          // nil without a residual
+	folded bool              // a BatchNorm is folded into w and the bias
+	pro    *kernels.Prologue // applied to x as it is read (algoPacked only); nil for none
 
 	xs, ys, rs, ws []float32
 	fn             func(lo, hi int)
@@ -77,6 +79,14 @@ func (s *convStep) describe() string {
 	g := ""
 	if p.Groups > 1 {
 		g = fmt.Sprintf(" groups %d", p.Groups)
+	}
+	if s.pro != nil {
+		// The prologue, in front: "(input affine+relu)".
+		pre := "affine"
+		if s.pro.Scale == nil && s.pro.Shift == nil {
+			pre = ""
+		}
+		g += " (input " + strings.TrimPrefix(pre+actName(s.pro.Act), "+") + ")"
 	}
 	a := s.algo.String()
 	if s.algo == algoWinograd {
@@ -126,6 +136,9 @@ func (s *convStep) run() error {
 // dilation or groups: an error is a bug.
 func (s *convStep) usePacked() {
 	pc, err := kernels.NewPackedConv(&s.p, s.w)
+	if err == nil && s.pro != nil {
+		err = pc.SetPrologue(s.pro)
+	}
 	if err != nil {
 		panic(fmt.Sprintf("infer: internal error: %s: %v", s.label, err))
 	}

@@ -415,6 +415,52 @@ func TestResidualInPlace(t *testing.T) {
 	}
 }
 
+// TestPrologue checks that a BatchNorm and ReLU in front of a packed
+// convolution (DenseNet's order) run as its prologue, on a 1x1 layer (in
+// the packing) and a padded stride-2 one (in the prepared planes, whose
+// padding must stay zero), and not when another step reads the
+// normalised value.
+func TestPrologue(t *testing.T) {
+	m := build(t, nn.NewSequential(
+		nn.NewBatchNorm2d(3), nn.NewReLU(), nn.NewConv2d(3, 12, 1),
+		nn.NewMaxPool2d(3, nn.Stride(1), nn.Padding(1)),
+		nn.NewBatchNorm2d(12), nn.NewReLU(), nn.NewConv2d(12, 6, 3, nn.Stride(2), nn.Padding(1)),
+	))
+	for _, batch := range []int{1, 2} {
+		rel, p := compare(t, m, []int{batch, 3, 9, 9})
+		if rel > tolerance {
+			t.Errorf("batch %d: rel err %g", batch, rel)
+		}
+		ss := steps(p)
+		if count(ss, "(input affine+relu)") != 2 || count(ss, "affine ") != 0 {
+			t.Errorf("batch %d: want both BatchNorms as prologues:\n%s", batch, p)
+		}
+	}
+	// The normalised value also feeds the add: it stays a step.
+	bn, relu, conv := nn.NewBatchNorm2d(4), nn.NewReLU(), nn.NewConv2d(4, 4, 1)
+	m = build(t, &fn{
+		children: []nn.Child{{Name: "bn", Module: bn}, {Name: "relu", Module: relu}, {Name: "conv", Module: conv}},
+		forward: func(x *autograd.Value) (*autograd.Value, error) {
+			h, err := bn.Forward(x)
+			if err != nil {
+				return nil, err
+			}
+			if h, err = relu.Forward(h); err != nil {
+				return nil, err
+			}
+			y, err := conv.Forward(h)
+			if err != nil {
+				return nil, err
+			}
+			return autograd.Add(y, h)
+		},
+	})
+	rel, p := compare(t, m, []int{1, 4, 5, 5})
+	if rel > tolerance || count(steps(p), "(input") != 0 {
+		t.Errorf("shared normalised value: rel err %g\n%s", rel, p)
+	}
+}
+
 // TestGeneric runs operations the plan does not specialise (local
 // response norm, softmax) through the generic fallback.
 func TestGeneric(t *testing.T) {
