@@ -177,6 +177,9 @@ func (c *compiler) fuse() {
 			out, act := takeAct(n)
 			c.producer[out] = &pendingAdd{a: n.ins[0], b: n.ins[1], out: out, act: act}
 		case autograd.OpMaxPool2d, autograd.OpAvgPool2d, autograd.OpAdaptiveAvgPool2d:
+			if n.op == autograd.OpAvgPool2d && c.poolFirst(n, takeAct) {
+				continue
+			}
 			out, act := takeAct(n)
 			c.producer[out] = newPendingPool(n, out, act)
 		case autograd.OpConcat, autograd.OpNarrow, autograd.OpReshape, autograd.OpDropout:
@@ -259,6 +262,52 @@ func (c *compiler) fuseConv(n *node, take func(cur, u *node) bool, takeAct func(
 		}
 	}
 	return pc
+}
+
+// poolFirst computes a 1x1 convolution followed by a 2x2 average pooling
+// of stride 2 (DenseNet's transitions) as the pooling followed by the
+// convolution: both are linear and the convolution acts on each pixel
+// alone, so avgpool(conv(x)) = conv(avgpool(x)) (up to rounding), and
+// the convolution then multiplies a quarter of the pixels. The
+// convolution's prologue (the transition's BatchNorm and ReLU) moves to
+// the pooling, which applies it before averaging. DenseNet-121 batch 1 on
+// 2 Zen 3 cores: the three transitions took 4.1 ms of 38.
+func (c *compiler) poolFirst(n *node, takeAct func(*node) (*node, kernels.Activation)) bool {
+	if !c.cfg.fuse {
+		return false
+	}
+	a := n.attrs.(autograd.AvgPoolAttrs)
+	q := a.Params
+	x := n.ins[0]
+	pcv, ok := c.producer[x].(*pendingConv)
+	if !ok || pcv.out != x || x.isOut || next(x) != n || pcv.res != nil || pcv.act != kernels.ActNone || pcv.algo != algoPacked {
+		return false
+	}
+	p := pcv.p
+	if p.KH != 1 || p.KW != 1 || p.SH != 1 || p.SW != 1 || p.PH != 0 || p.PW != 0 || p.Groups != 1 {
+		return false
+	}
+	if q.KH != 2 || q.KW != 2 || q.SH != 2 || q.SW != 2 || q.PH != 0 || q.PW != 0 || 2*q.OH > q.H || 2*q.OW > q.W {
+		return false
+	}
+	out, act := takeAct(n)
+	in := pcv.input()
+	// The pooled input takes the place of the convolution's output in
+	// the schedule (its id), between the input and the convolution.
+	pooled := &node{id: x.id, op: autograd.OpAvgPool2d, attrs: n.attrs, shape: []int{p.N, p.C, q.OH, q.OW}, name: n.name, ins: []*node{in}, users: []*node{x}}
+	c.g.nodes = append(c.g.nodes, pooled)
+	pp := &pendingPool{n: n, in: in, out: pooled}
+	pp.s.kind, pp.s.p, pp.s.countIncludePad, pp.s.pro = poolAvg, q, a.CountIncludePad, pcv.pro
+	pp.s.p.C = p.C
+	c.producer[pooled] = pp
+
+	delete(c.producer, x)
+	x.fusedInto = n
+	pcv.in, pcv.pro = pooled, nil
+	pcv.p.H, pcv.p.W, pcv.p.OH, pcv.p.OW = q.OH, q.OW, q.OH, q.OW
+	pcv.out, pcv.act = out, act
+	c.producer[out] = pcv
+	return true
 }
 
 // foldBN returns the weights and bias of conv followed by y*scale + shift:
@@ -588,6 +637,7 @@ func (pa *pendingAdd) lower(c *compiler) step {
 
 type pendingPool struct {
 	n, out *node
+	in     *node // the input when not n's (poolFirst)
 	s      poolStep
 }
 
@@ -613,7 +663,11 @@ func (pp *pendingPool) strided() bool { return true }
 
 func (pp *pendingPool) lower(c *compiler) step {
 	s := pp.s
-	s.label, s.x, s.y = c.label(pp.out), c.operand(pp.n.ins[0]), c.operand(pp.out)
+	in := pp.in
+	if in == nil {
+		in = pp.n.ins[0]
+	}
+	s.label, s.x, s.y = c.label(pp.out), c.operand(in), c.operand(pp.out)
 	return &s
 }
 

@@ -82,11 +82,7 @@ func (s *convStep) describe() string {
 	}
 	if s.pro != nil {
 		// The prologue, in front: "(input affine+relu)".
-		pre := "affine"
-		if s.pro.Scale == nil && s.pro.Shift == nil {
-			pre = ""
-		}
-		g += " (input " + strings.TrimPrefix(pre+actName(s.pro.Act), "+") + ")"
+		g += " (input " + strings.TrimPrefix(prologueName(s.pro), "+") + ")"
 	}
 	a := s.algo.String()
 	if s.algo == algoWinograd {
@@ -97,6 +93,15 @@ func (s *convStep) describe() string {
 		over = ", over the residual"
 	}
 	return fmt.Sprintf("%s conv %dx%d/%d %d->%d%s [%s]%s%s%s", s.label, p.KH, p.KW, p.SH, p.C, p.Cout, g, a, extra, actName(s.ep.Act), over)
+}
+
+// prologueName is "affine+relu" or the like.
+func prologueName(q *kernels.Prologue) string {
+	pre := "affine"
+	if q.Scale == nil && q.Shift == nil {
+		pre = ""
+	}
+	return pre + actName(q.Act)
 }
 
 // residualInPlace reports whether the output is written over the residual

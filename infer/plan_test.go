@@ -461,6 +461,33 @@ func TestPrologue(t *testing.T) {
 	}
 }
 
+// TestPoolFirst checks that a 1x1 convolution followed by a 2x2 average
+// pooling (DenseNet's transition) runs as the pooling, with the
+// convolution's prologue, then the convolution on a quarter of the
+// pixels (odd sizes drop the last row and column, as the pooling does),
+// and that a ReLU between them keeps the order.
+func TestPoolFirst(t *testing.T) {
+	m := build(t, nn.NewSequential(
+		nn.NewMaxPool2d(3, nn.Stride(1), nn.Padding(1)),
+		nn.NewBatchNorm2d(6), nn.NewReLU(), nn.NewConv2d(6, 4, 1), nn.NewAvgPool2d(2),
+	))
+	for _, side := range []int{8, 9} {
+		rel, p := compare(t, m, []int{2, 6, side, side})
+		if rel > tolerance {
+			t.Errorf("side %d: rel err %g", side, rel)
+		}
+		ss := steps(p)
+		if count(ss, "avgpool 2x2/2 pad 0 (input affine+relu)") != 1 || count(ss, "conv 1x1/1 6->4 [packed gemm]") != 1 {
+			t.Errorf("side %d: want the pooling first:\n%s", side, p)
+		}
+	}
+	m = build(t, nn.NewSequential(nn.NewConv2d(6, 4, 1), nn.NewReLU(), nn.NewAvgPool2d(2)))
+	rel, p := compare(t, m, []int{1, 6, 8, 8})
+	if ss := steps(p); rel > tolerance || count(ss, "(input") != 0 || !strings.Contains(ss[len(ss)-1], "avgpool") {
+		t.Errorf("conv, relu, pool: rel err %g\n%s", rel, p)
+	}
+}
+
 // TestGeneric runs operations the plan does not specialise (local
 // response norm, softmax) through the generic fallback.
 func TestGeneric(t *testing.T) {

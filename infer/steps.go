@@ -3,6 +3,7 @@ package infer
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/convnet/convnet/autograd"
 	"github.com/convnet/convnet/tensor"
@@ -245,19 +246,28 @@ type poolStep struct {
 	countIncludePad bool
 	x, y            operand
 	act             kernels.Activation
+	pro             *kernels.Prologue // applied to each input plane first (poolFirst); nil for none
 	xs, ys, ws      []float32
 	fn              func(lo, hi int)
 }
 
 func (s *poolStep) operands() []loc { return []loc{s.x.l, s.y.l} }
 
-// workspace is a row per slot for max pooling's vertical maxima (see
-// maxPoolPlane).
+// workspace is per slot a row for max pooling's vertical maxima (see
+// maxPoolPlane), or a plane for the prologue's output.
 func (s *poolStep) workspace() int {
-	if s.kind != poolMax {
-		return 0
+	return s.slots() * s.scratch()
+}
+
+// scratch is the workspace of one slot.
+func (s *poolStep) scratch() int {
+	switch {
+	case s.pro != nil:
+		return s.p.H * s.p.W
+	case s.kind == poolMax:
+		return maxPoolRow(&s.p)
 	}
-	return s.slots() * maxPoolRow(&s.p)
+	return 0
 }
 
 // maxPoolRow is the length of maxPoolPlane's scratch row: the padded row,
@@ -280,7 +290,11 @@ func (s *poolStep) describe() string {
 	case poolMax:
 		return fmt.Sprintf("%s maxpool %dx%d/%d pad %d%s", s.label, p.KH, p.KW, p.SH, p.PH, actName(s.act))
 	case poolAvg:
-		return fmt.Sprintf("%s avgpool %dx%d/%d pad %d%s", s.label, p.KH, p.KW, p.SH, p.PH, actName(s.act))
+		pre := ""
+		if s.pro != nil {
+			pre = " (input " + strings.TrimPrefix(prologueName(s.pro), "+") + ")"
+		}
+		return fmt.Sprintf("%s avgpool %dx%d/%d pad %d%s%s", s.label, p.KH, p.KW, p.SH, p.PH, pre, actName(s.act))
 	}
 	return fmt.Sprintf("%s adaptive_avgpool %dx%d%s", s.label, p.OH, p.OW, actName(s.act))
 }
@@ -298,21 +312,30 @@ func (s *poolStep) slot(lo, hi int) {
 	n := s.slots()
 	for k := lo; k < hi; k++ {
 		p0, p1 := split(s.p.N*s.p.C, n, k)
-		var vmax []float32
-		if s.kind == poolMax {
-			n := maxPoolRow(&s.p)
-			vmax = s.ws[k*n : (k+1)*n]
-		}
-		s.planes(p0, p1, vmax)
+		m := s.scratch()
+		s.planes(p0, p1, s.ws[k*m:(k+1)*m])
 	}
 }
 
-func (s *poolStep) planes(lo, hi int, vmax []float32) {
+// planes pools planes [lo, hi); scratch is the slot's workspace.
+func (s *poolStep) planes(lo, hi int, scratch []float32) {
 	p := &s.p
 	for u := lo; u < hi; u++ {
 		b, ch := u/p.C, u%p.C
 		x := s.xs[b*s.x.l.bs+ch*s.x.l.cs:][:p.H*p.W]
 		y := s.ys[b*s.y.l.bs+ch*s.y.l.cs:][:p.OH*p.OW]
+		vmax := scratch
+		if q := s.pro; q != nil {
+			scale, shift := float32(1), float32(0)
+			if q.Scale != nil {
+				scale = q.Scale[ch]
+			}
+			if q.Shift != nil {
+				shift = q.Shift[ch]
+			}
+			kernels.AffineRow(scratch, x, scale, shift, q.Act)
+			x = scratch
+		}
 		switch s.kind {
 		case poolMax:
 			maxPoolPlane(p, x, y, vmax)
