@@ -77,8 +77,16 @@ func pcPackAVX2(nc, ntap, cs int, tap []int32, src []float32, segs []pcSeg, dst 
 	s := segs[len(segs)-1]
 	_ = src[last+int(s.src)+int(s.n)-1]
 	_ = dst[nc*ntap*pcNR+pcNR-1]
+	if len(segs) == 1 && s.n == pcNR {
+		// The usual panel: 16 pixels in a row.
+		pconvPack16OneAVX2(nc, ntap, cs, &tap[0], &src[s.src], &dst[0])
+		return
+	}
 	pconvPack16AVX2(nc, ntap, cs, &tap[0], &src[0], &segs[0], len(segs), &dst[0])
 }
+
+//go:noescape
+func pconvPack16OneAVX2(nc, ntap, cs int, tap *int32, src *float32, dst *float32)
 
 //go:noescape
 func pconvPack16AffineAVX2(nc, ntap, cs int, tap *int32, src *float32, segs *pcSeg, nseg int, dst *float32, scale, shift *float32, lo, hi float32)

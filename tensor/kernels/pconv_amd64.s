@@ -469,3 +469,55 @@ astore:
 	JNZ         achan
 	VZEROUPPER
 	RET
+
+// func pconvPack16OneAVX2(nc, ntap, cs int, tap *int32, src *float32, dst *float32)
+//
+// pconvPack16AVX2 for the usual panel, one run of 16 pixels (src already
+// at its start): two loads and two stores per row, 1x1 layers (one tap)
+// in a loop of their own.
+TEXT ·pconvPack16OneAVX2(SB), NOSPLIT, $0-48
+	MOVQ nc+0(FP), CX
+	MOVQ ntap+8(FP), R8
+	MOVQ cs+16(FP), R9
+	SHLQ $2, R9
+	MOVQ tap+24(FP), R10
+	MOVQ src+32(FP), SI
+	MOVQ dst+40(FP), DI
+	CMPQ R8, $1
+	JNE  ochan
+	MOVLQSX (R10), AX
+	LEAQ    (SI)(AX*4), SI
+
+o1:
+	PREFETCHT0 128(SI)
+	VMOVUPS    (SI), Y0
+	VMOVUPS    32(SI), Y1
+	VMOVUPS    Y0, (DI)
+	VMOVUPS    Y1, 32(DI)
+	ADDQ       R9, SI
+	ADDQ       $64, DI
+	DECQ       CX
+	JNZ        o1
+	VZEROUPPER
+	RET
+
+ochan:
+	XORQ BX, BX
+
+otap:
+	MOVLQSX    (R10)(BX*4), AX
+	LEAQ       (SI)(AX*4), AX
+	PREFETCHT0 128(AX)
+	VMOVUPS    (AX), Y0
+	VMOVUPS    32(AX), Y1
+	VMOVUPS    Y0, (DI)
+	VMOVUPS    Y1, 32(DI)
+	ADDQ       $64, DI
+	INCQ       BX
+	CMPQ       BX, R8
+	JLT        otap
+	ADDQ       R9, SI
+	DECQ       CX
+	JNZ        ochan
+	VZEROUPPER
+	RET
