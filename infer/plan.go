@@ -2,7 +2,11 @@
 // once for one input shape, rewritten the way ONNX Runtime's CPU path
 // rewrites it (BatchNorm folded into the convolution before it; bias,
 // ReLU/ReLU6 and a residual Add fused into the convolution's output stage;
-// concatenations without copies; views for reshapes and slices), each
+// concatenations without copies; views for reshapes and slices), and a few
+// rewrites of its own: a BatchNorm and ReLU in front of a convolution
+// become the convolution's prologue, a 1x1 convolution followed by a 2x2
+// average pooling pools first, a residual that dies with its convolution
+// takes the sum in place. Each
 // convolution given an algorithm for its shape (timed on the machine where
 // it is close: tune.go), and every activation and workspace assigned a
 // place in one preplanned arena, so that running the plan allocates
