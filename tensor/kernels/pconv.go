@@ -173,7 +173,22 @@ type pcKernels struct {
 	// channel c: clamp(x*scale[c] + shift[c], lo, hi) (columns no segment
 	// covers hold anything).
 	packAffine func(nc, ntap, cs int, tap []int32, src []float32, segs []pcSeg, dst []float32, scale, shift []float32, lo, hi float32)
+	// narrow, where not nil, computes the products of a 6-row A panel
+	// with the first ncols (1 to pcNarrow) columns of a packed B panel over
+	// k steps into acc (column j's 6 rows at acc[8j:], lanes 6 and 7
+	// junk), adding to acc's values if add; it reads a[:6k+2].
+	narrow func(ncols, k int, a, b, acc []float32, add bool)
 }
+
+// pcNarrow is the most columns a panel may have for the narrow kernel;
+// pcNarrowAcc is the floats of one tile's narrow accumulators.
+const (
+	pcNarrow    = 4
+	pcNarrowAcc = 8 * pcNarrow
+	// pcAPad floats after the packed weights let the narrow kernel's
+	// 8-float loads of the last 6-float row stay inside pc.a.
+	pcAPad = 8
+)
 
 // pcImpl is the implementation PackedConv uses; tests swap it.
 var pcImpl = selectPcKernels()
@@ -223,7 +238,7 @@ func NewPackedConv(p *ConvParams, w []float32) (*PackedConv, error) {
 // packWeights lays w out as [group][k block][6-row panel][k][6], rows past
 // coutG zero.
 func (pc *PackedConv) packWeights(w []float32) {
-	if n := pc.p.Groups * pc.mp * pcMR * pc.k; len(pc.a) != n {
+	if n := pc.p.Groups*pc.mp*pcMR*pc.k + pcAPad; len(pc.a) != n {
 		pc.a = AllocLarge(n)
 	}
 	for g := 0; g < pc.p.Groups; g++ {
@@ -395,6 +410,7 @@ type pcJob struct {
 type pcTile struct {
 	bias6      [pcMR]float32
 	tmpC, tmpR [pcMR * pcNR]float32
+	narrow     []float32 // the narrow kernel's accumulators, a task's tiles
 }
 
 // Run computes y = ep(conv(x, w)) for n images (n <= p.N): x is laid out
@@ -456,6 +472,11 @@ func (pc *PackedConv) Run(n int, x []float32, xl Layout, y []float32, yl Layout,
 
 func (pc *PackedConv) newJob() *pcJob {
 	j := &pcJob{pc: pc, tiles: make([]pcTile, pc.slots)}
+	if pc.impl.narrow != nil {
+		for i := range j.tiles {
+			j.tiles[i].narrow = make([]float32, (pc.mb+pcMR-1)/pcMR*pcNarrowAcc)
+		}
+	}
 	j.prepFn, j.slotFn = j.prepare, j.slot
 	return j
 }
@@ -693,6 +714,10 @@ func (j *pcJob) task(t int, bp []float32, tile *pcTile) {
 						impl.kernel(pcNR, kcb, np, a, b, pcNR, c, ycs, rowsLast, load, bias, res, ldr, tlo, thi)
 						continue
 					}
+					if cols <= pcNarrow && impl.narrow != nil {
+						j.narrowPanel(tile.narrow[(ic-r0)/pcMR*pcNarrowAcc:], pc.a[pc.aOff(g, kb, ic/pcMR):], b, kcb, np, rowsLast, cols, kb > 0, last, c, ycs, bias, res, ldr, tlo, thi)
+						continue
+					}
 					// A partial panel: each 6-row tile through a 6 x 16
 					// tile, 8 wide where that covers it.
 					nr := pcNR
@@ -726,6 +751,61 @@ func (j *pcJob) task(t int, bp []float32, tile *pcTile) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// narrowPanel computes a panel of at most pcNarrow columns (the last of
+// a 7x7 or 14x14 output) for np 6-row tiles with the narrow kernel: the
+// sums build up in the slot's accumulators over the k blocks (add after
+// the first), and the last block applies the epilogue on the way to c.
+// In place (resInY), the residual is c's value before the store.
+func (j *pcJob) narrowPanel(acc, a, b []float32, k, np, rowsLast, cols int, add, last bool, c []float32, ldc int, bias, res []float32, ldr int, lo, hi float32) {
+	impl := j.pc.impl
+	for t := 0; t < np; t++ {
+		at := acc[t*pcNarrowAcc:][:pcNarrowAcc]
+		impl.narrow(cols, k, a[t*k*pcMR:], b, at, add)
+		if !last {
+			continue
+		}
+		rows := pcMR
+		if t == np-1 {
+			rows = rowsLast
+		}
+		for i := 0; i < rows; i++ {
+			r := t*pcMR + i
+			cr := c[r*ldc:][:cols]
+			for jj := range cr {
+				v := at[jj*8+i] + bias[r] + res[r*ldr+jj]
+				if j.resInY {
+					v += cr[jj]
+				}
+				// NaN passes the clamp, as in the micro-kernels.
+				if !(v >= lo) && v == v {
+					v = lo
+				}
+				if !(v <= hi) && v == v {
+					v = hi
+				}
+				cr[jj] = v
+			}
+		}
+	}
+}
+
+// pcNarrowGo is the narrow kernel in Go (see pcKernels.narrow), the
+// assembly's twin in its tests.
+func pcNarrowGo(ncols, k int, a, b, acc []float32, add bool) {
+	for j := 0; j < ncols; j++ {
+		for i := 0; i < pcMR; i++ {
+			var s float32
+			for p := 0; p < k; p++ {
+				s += a[p*pcMR+i] * b[p*pcNR+j]
+			}
+			if add {
+				s += acc[j*8+i]
+			}
+			acc[j*8+i] = s
 		}
 	}
 }

@@ -35,7 +35,7 @@ func pcAsmKernels() *pcKernels {
 	return pcAVX2
 }
 
-var pcAVX2 = &pcKernels{name: "avx2", kernel: pcKernelAVX2, pack: pcPackAVX2, packAffine: pcPackAffineAVX2}
+var pcAVX2 = &pcKernels{name: "avx2", kernel: pcKernelAVX2, pack: pcPackAVX2, packAffine: pcPackAffineAVX2, narrow: pcNarrowAVX2}
 
 func pcKernelAVX2(nr, k, np int, a, b []float32, ldb int, c []float32, ldc, rowsLast int, load bool, bias, res []float32, ldr int, lo, hi float32) {
 	rows := (np-1)*pcMR + rowsLast
@@ -113,4 +113,24 @@ func maxTap(tap []int32) int32 {
 		m = max(m, t)
 	}
 	return m
+}
+
+//go:noescape
+func pconvNarrowAVX2(ncols, k int, a, b, acc *float32, add int)
+
+func pcNarrowAVX2(ncols, k int, a, b, acc []float32, add bool) {
+	if ncols < 1 || ncols > pcNarrow || k < 1 {
+		panic("kernels: packed conv: narrow kernel takes 1 to 4 columns")
+	}
+	_ = a[pcMR*k+1] // the last row's 8-float load reads 2 past it
+	_ = b[k*pcNR-1]
+	_ = acc[pcNarrowAcc-1]
+	if ncols == 3 {
+		ncols = 4
+	}
+	l := 0
+	if add {
+		l = 1
+	}
+	pconvNarrowAVX2(ncols, k, &a[0], &b[0], &acc[0], l)
 }

@@ -521,3 +521,208 @@ otap:
 	JNZ        ochan
 	VZEROUPPER
 	RET
+
+// One k step of the narrow kernel: the A column of 6 rows (8 lanes, the
+// last 2 the next row's) at aoff(AX) times B's column j at boff(BX) into
+// acc.
+#define NSTEP(aoff, boff, ya, yb, acc) \
+	VMOVUPS      aoff(AX), ya   \
+	VBROADCASTSS boff(BX), yb   \
+	VFMADD231PS  ya, yb, acc
+
+// func pconvNarrowAVX2(ncols, k int, a, b, acc *float32, add int)
+//
+// The last 1 to 4 columns of an output (a 7x7 image has 49: three
+// 16-column panels and one column): acc[j*8+i] (+)= sum over p < k of
+// a[p*6+i]*b[p*16+j], i < 6 (lanes 6 and 7 are junk), j < ncols (1, 2 or
+// 4), the rows vectorised instead of the columns. With the 6x8 tile a
+// column cost as much as eight; here one column is a load, a broadcast
+// and an FMA per k step, in 4 chains. Reads a[0 : 6k+2].
+TEXT ·pconvNarrowAVX2(SB), NOSPLIT, $0-48
+	MOVQ   ncols+0(FP), R8
+	MOVQ   k+8(FP), CX
+	MOVQ   a+16(FP), AX
+	MOVQ   b+24(FP), BX
+	MOVQ   acc+32(FP), DI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	CMPQ   R8, $1
+	JEQ    n1
+	CMPQ   R8, $2
+	JEQ    n2
+
+	// 4 columns, k by 2: column j in Y(j) and Y(4+j).
+	MOVQ CX, DX
+	SHRQ $1, DX
+	JZ   n4tail
+
+n4loop:
+	VMOVUPS      (AX), Y8
+	VMOVUPS      24(AX), Y9
+	VBROADCASTSS (BX), Y10
+	VBROADCASTSS 4(BX), Y11
+	VBROADCASTSS 8(BX), Y12
+	VBROADCASTSS 12(BX), Y13
+	VFMADD231PS  Y8, Y10, Y0
+	VFMADD231PS  Y8, Y11, Y1
+	VFMADD231PS  Y8, Y12, Y2
+	VFMADD231PS  Y8, Y13, Y3
+	VBROADCASTSS 64(BX), Y10
+	VBROADCASTSS 68(BX), Y11
+	VBROADCASTSS 72(BX), Y12
+	VBROADCASTSS 76(BX), Y13
+	VFMADD231PS  Y9, Y10, Y4
+	VFMADD231PS  Y9, Y11, Y5
+	VFMADD231PS  Y9, Y12, Y6
+	VFMADD231PS  Y9, Y13, Y7
+	ADDQ         $48, AX
+	ADDQ         $128, BX
+	DECQ         DX
+	JNZ          n4loop
+
+n4tail:
+	TESTQ        $1, CX
+	JZ           n4sum
+	VMOVUPS      (AX), Y8
+	VBROADCASTSS (BX), Y10
+	VBROADCASTSS 4(BX), Y11
+	VBROADCASTSS 8(BX), Y12
+	VBROADCASTSS 12(BX), Y13
+	VFMADD231PS  Y8, Y10, Y0
+	VFMADD231PS  Y8, Y11, Y1
+	VFMADD231PS  Y8, Y12, Y2
+	VFMADD231PS  Y8, Y13, Y3
+
+n4sum:
+	VADDPS Y4, Y0, Y0
+	VADDPS Y5, Y1, Y1
+	VADDPS Y6, Y2, Y2
+	VADDPS Y7, Y3, Y3
+	MOVQ   add+40(FP), DX
+	TESTQ  DX, DX
+	JZ     n4store
+	VADDPS (DI), Y0, Y0
+	VADDPS 32(DI), Y1, Y1
+	VADDPS 64(DI), Y2, Y2
+	VADDPS 96(DI), Y3, Y3
+
+n4store:
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	VZEROUPPER
+	RET
+
+	// 2 columns, k by 4: column 0 in Y0-Y3, column 1 in Y4-Y7.
+n2:
+	MOVQ CX, DX
+	SHRQ $2, DX
+	JZ   n2tail
+
+n2loop:
+	VMOVUPS      (AX), Y8
+	VMOVUPS      24(AX), Y9
+	VMOVUPS      48(AX), Y10
+	VMOVUPS      72(AX), Y11
+	VBROADCASTSS (BX), Y12
+	VBROADCASTSS 4(BX), Y13
+	VFMADD231PS  Y8, Y12, Y0
+	VFMADD231PS  Y8, Y13, Y4
+	VBROADCASTSS 64(BX), Y12
+	VBROADCASTSS 68(BX), Y13
+	VFMADD231PS  Y9, Y12, Y1
+	VFMADD231PS  Y9, Y13, Y5
+	VBROADCASTSS 128(BX), Y12
+	VBROADCASTSS 132(BX), Y13
+	VFMADD231PS  Y10, Y12, Y2
+	VFMADD231PS  Y10, Y13, Y6
+	VBROADCASTSS 192(BX), Y12
+	VBROADCASTSS 196(BX), Y13
+	VFMADD231PS  Y11, Y12, Y3
+	VFMADD231PS  Y11, Y13, Y7
+	ADDQ         $96, AX
+	ADDQ         $256, BX
+	DECQ         DX
+	JNZ          n2loop
+
+n2tail:
+	ANDQ $3, CX
+	JZ   n2sum
+
+n2one:
+	VMOVUPS      (AX), Y8
+	VBROADCASTSS (BX), Y12
+	VBROADCASTSS 4(BX), Y13
+	VFMADD231PS  Y8, Y12, Y0
+	VFMADD231PS  Y8, Y13, Y4
+	ADDQ         $24, AX
+	ADDQ         $64, BX
+	DECQ         CX
+	JNZ          n2one
+
+n2sum:
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	VADDPS Y2, Y0, Y0
+	VADDPS Y5, Y4, Y4
+	VADDPS Y7, Y6, Y6
+	VADDPS Y6, Y4, Y1
+	MOVQ   add+40(FP), DX
+	TESTQ  DX, DX
+	JZ     n2store
+	VADDPS (DI), Y0, Y0
+	VADDPS 32(DI), Y1, Y1
+
+n2store:
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VZEROUPPER
+	RET
+
+	// 1 column, k by 4 in Y0-Y3.
+n1:
+	MOVQ CX, DX
+	SHRQ $2, DX
+	JZ   n1tail
+
+n1loop:
+	NSTEP(0, 0, Y8, Y12, Y0)
+	NSTEP(24, 64, Y9, Y13, Y1)
+	NSTEP(48, 128, Y10, Y14, Y2)
+	NSTEP(72, 192, Y11, Y15, Y3)
+	ADDQ $96, AX
+	ADDQ $256, BX
+	DECQ DX
+	JNZ  n1loop
+
+n1tail:
+	ANDQ $3, CX
+	JZ   n1sum
+
+n1one:
+	NSTEP(0, 0, Y8, Y12, Y0)
+	ADDQ $24, AX
+	ADDQ $64, BX
+	DECQ CX
+	JNZ  n1one
+
+n1sum:
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	VADDPS Y2, Y0, Y0
+	MOVQ   add+40(FP), DX
+	TESTQ  DX, DX
+	JZ     n1store
+	VADDPS (DI), Y0, Y0
+
+n1store:
+	VMOVUPS Y0, (DI)
+	VZEROUPPER
+	RET

@@ -51,6 +51,14 @@ func pcCases() []convCase {
 		convCase{n: 1, c: 12, h: 14, w: 14, cout: 25, kh: 1, kw: 1, s: 2, d: 1, g: 1, bias: true},
 		convCase{n: 3, c: 2, h: 1, w: 33, cout: 7, kh: 1, kw: 3, s: 1, ph: 0, pw: 1, d: 1, g: 1},
 		convCase{n: 1, c: 40, h: 9, w: 9, cout: 129, kh: 3, kw: 3, s: 1, p: 1, d: 1, g: 1, bias: true},
+		// Outputs of 16k + 1 to 4 pixels: the narrow kernel's last panel
+		// (a 7x7 output is 49).
+		convCase{n: 2, c: 37, h: 7, w: 7, cout: 20, kh: 1, kw: 1, s: 1, d: 1, g: 1, bias: true},
+		convCase{n: 1, c: 9, h: 14, w: 14, cout: 13, kh: 3, kw: 3, s: 2, p: 1, d: 1, g: 1, bias: true},
+		convCase{n: 1, c: 6, h: 3, w: 6, cout: 8, kh: 1, kw: 1, s: 1, d: 1, g: 1},
+		convCase{n: 1, c: 70, h: 2, w: 9, cout: 7, kh: 1, kw: 1, s: 1, d: 1, g: 1, bias: true},
+		convCase{n: 1, c: 11, h: 1, w: 19, cout: 9, kh: 1, kw: 1, s: 1, d: 1, g: 1, bias: true},
+		convCase{n: 2, c: 5, h: 4, w: 5, cout: 31, kh: 3, kw: 3, s: 1, p: 1, d: 1, g: 1, bias: true},
 	)
 	return cs
 }
@@ -244,6 +252,29 @@ func TestPackedConvKernelsMatchGo(t *testing.T) {
 								if d > 1e-5*math.Max(1, math.Abs(float64(cg[i]))) || math.IsNaN(float64(cg[i])) != math.IsNaN(float64(ca[i])) {
 									t.Fatalf("nr %d k %d ldb %d np %d rows %d load %v clamp %v: c[%d] = %g, Go %g", nr, k, ldb, np, rows, load, cl, i, ca[i], cg[i])
 								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	// The narrow kernel: 1 to 4 columns, odd and even k, adding or not.
+	if asm.narrow != nil {
+		for _, k := range []int{1, 2, 3, 4, 5, 7, 8, 13, 64, 255} {
+			a := convRand(rng, k*pcMR+2)
+			b := convRand(rng, k*pcNR)
+			for ncols := 1; ncols <= pcNarrow; ncols++ {
+				for _, add := range []bool{false, true} {
+					acc0 := convRand(rng, pcNarrowAcc)
+					ag, aa := append([]float32(nil), acc0...), append([]float32(nil), acc0...)
+					pcNarrowGo(ncols, k, a, b, ag, add)
+					asm.narrow(ncols, k, a, b, aa, add)
+					for jj := 0; jj < ncols; jj++ {
+						for i := 0; i < pcMR; i++ {
+							g, x := ag[jj*8+i], aa[jj*8+i]
+							if d := math.Abs(float64(g - x)); d > 1e-5*math.Max(1, math.Abs(float64(g))) {
+								t.Fatalf("narrow ncols %d k %d add %v: acc[%d] = %g, Go %g", ncols, k, add, jj*8+i, x, g)
 							}
 						}
 					}
