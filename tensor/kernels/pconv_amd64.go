@@ -64,20 +64,30 @@ func pcKernelAVX2(nr, k, np int, a, b []float32, ldb int, c []float32, ldc, rows
 	}
 }
 
-func pcPackAVX2(nc, ntap, cs int, tap []int32, src []float32, segs []pcSeg, dst []float32) {
+// packChecked reports whether there is anything to pack, after checking
+// that the assembly's reads and writes stay inside src, tap and dst: the
+// masked loads read exactly the segments' pixels, the stores 16 floats
+// per row from each segment's column.
+func packChecked(nc, ntap, cs int, tap []int32, src []float32, segs []pcSeg, dst []float32) bool {
 	if nc <= 0 || ntap <= 0 {
-		return
+		return false
 	}
 	if len(segs) == 0 || segs[0].dst != 0 {
 		panic("kernels: packed conv: segments must start at column 0")
 	}
 	_ = tap[ntap-1]
-	// Bounds: the masked loads read exactly the segments' pixels.
 	last := (nc-1)*cs + int(maxTap(tap[:ntap]))
 	s := segs[len(segs)-1]
 	_ = src[last+int(s.src)+int(s.n)-1]
 	_ = dst[nc*ntap*pcNR+pcNR-1]
-	if len(segs) == 1 && s.n == pcNR {
+	return true
+}
+
+func pcPackAVX2(nc, ntap, cs int, tap []int32, src []float32, segs []pcSeg, dst []float32) {
+	if !packChecked(nc, ntap, cs, tap, src, segs, dst) {
+		return
+	}
+	if s := segs[0]; len(segs) == 1 && s.n == pcNR {
 		// The usual panel: 16 pixels in a row.
 		pconvPack16OneAVX2(nc, ntap, cs, &tap[0], &src[s.src], &dst[0])
 		return
@@ -92,17 +102,9 @@ func pconvPack16OneAVX2(nc, ntap, cs int, tap *int32, src *float32, dst *float32
 func pconvPack16AffineAVX2(nc, ntap, cs int, tap *int32, src *float32, segs *pcSeg, nseg int, dst *float32, scale, shift *float32, lo, hi float32)
 
 func pcPackAffineAVX2(nc, ntap, cs int, tap []int32, src []float32, segs []pcSeg, dst []float32, scale, shift []float32, lo, hi float32) {
-	if nc <= 0 || ntap <= 0 {
+	if !packChecked(nc, ntap, cs, tap, src, segs, dst) {
 		return
 	}
-	if len(segs) == 0 || segs[0].dst != 0 {
-		panic("kernels: packed conv: segments must start at column 0")
-	}
-	_ = tap[ntap-1]
-	last := (nc-1)*cs + int(maxTap(tap[:ntap]))
-	s := segs[len(segs)-1]
-	_ = src[last+int(s.src)+int(s.n)-1]
-	_ = dst[nc*ntap*pcNR+pcNR-1]
 	_, _ = scale[nc-1], shift[nc-1]
 	pconvPack16AffineAVX2(nc, ntap, cs, &tap[0], &src[0], &segs[0], len(segs), &dst[0], &scale[0], &shift[0], lo, hi)
 }
