@@ -25,6 +25,7 @@ fi
 bash scripts/bench/setup.sh
 bash scripts/make_refs.sh
 
+/usr/bin/python3 -m unittest discover -s scripts/bench -p 'test_*.py'
 go vet ./...
 go test -count=1 -timeout 60m ./...
 go test -count=1 -race -short -timeout 30m ./tensor/... ./autograd/ ./nn/ ./data/ ./weights/

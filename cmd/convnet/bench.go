@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -58,7 +59,7 @@ func newBenchCmd() *cobra.Command {
 		batch, threads, subBatch   int
 		warmup, runs               int
 		seed                       uint64
-		showPlan                   bool
+		showPlan, serve            bool
 	)
 	cmd := &cobra.Command{
 		Use:   "bench MODEL",
@@ -69,6 +70,12 @@ func newBenchCmd() *cobra.Command {
 runs --warmup passes, then times --runs forward passes and reports the
 median, 10th and 90th percentile, images per second and GFLOP/s (2 x the
 MACs that analysis counts, ptflops' rules, over the median time).
+
+--serve is for a driver that times two engines turn by turn in one window
+of time (scripts/bench/paired.py): after the warm-up bench prints
+{"ready":true} and then reads stdin, one number N per line, times N passes
+and prints {"times_ms":[...]} for each; at the end of stdin it prints the
+result over every pass it timed as one JSON line (--runs is unused).
 
 --threads sets GOMAXPROCS, which sizes the kernels' worker pool; 0 keeps
 the default (every CPU). --input is S, HxW or CxHxW; the default is the
@@ -126,18 +133,36 @@ model's own resolution.`,
 				fmt.Fprint(cmd.ErrOrStderr(), plan)
 			}
 			x := tensor.Randn(rand.New(rand.NewPCG(seed, 1)), shape...)
+			// Building the model and compiling the plan leave garbage whose
+			// concurrent marking would take a core from the first timed
+			// passes; a server reaches this state once, at start-up.
+			runtime.GC()
 			for i := 0; i < warmup; i++ {
 				if _, err := plan.Run(x); err != nil {
 					return err
 				}
 			}
-			times := make([]float64, runs)
-			for i := range times {
-				t := time.Now()
-				if _, err := plan.Run(x); err != nil {
+			timed := func(n int) ([]float64, error) {
+				times := make([]float64, n)
+				for i := range times {
+					t := time.Now()
+					if _, err := plan.Run(x); err != nil {
+						return nil, err
+					}
+					times[i] = float64(time.Since(t).Nanoseconds()) / 1e6
+				}
+				return times, nil
+			}
+			var times []float64
+			if serve {
+				if times, err = benchServe(cmd.InOrStdin(), cmd.OutOrStdout(), timed); err != nil {
 					return err
 				}
-				times[i] = float64(time.Since(t).Nanoseconds()) / 1e6
+				if len(times) == 0 {
+					return fmt.Errorf("--serve: no timed pass was asked for")
+				}
+			} else if times, err = timed(runs); err != nil {
+				return err
 			}
 			sorted := append([]float64(nil), times...)
 			sort.Float64s(sorted)
@@ -147,13 +172,15 @@ model's own resolution.`,
 				MsMedian: med, MsP10: percentile(sorted, 0.1), MsP90: percentile(sorted, 0.9),
 				ImgPerS: float64(batch) / (med / 1e3), GFlops: 2 * float64(prof.MACs) / (med / 1e3) / 1e9,
 				MACs: prof.MACs, CompileMs: float64(compile.Nanoseconds()) / 1e6,
-				ArenaMiB: float64(plan.ArenaBytes()) / (1 << 20), Warmup: warmup, Runs: runs,
+				ArenaMiB: float64(plan.ArenaBytes()) / (1 << 20), Warmup: warmup, Runs: len(times),
 				CPU: cpuModel(), Kernels: kernelsDescription(), Weights: source, Times: times,
 			}
 			out := cmd.OutOrStdout()
-			if format == "json" {
+			if format == "json" || serve {
 				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
+				if !serve {
+					enc.SetIndent("", "  ")
+				}
 				return enc.Encode(r)
 			}
 			return writeBenchTable(out, &r)
@@ -169,6 +196,7 @@ model's own resolution.`,
 	f.Uint64Var(&seed, "seed", 1, "seed of the random weights and input")
 	f.StringVar(&weightsFile, "weights", "", "state dict to load (.pth or .safetensors)")
 	f.BoolVar(&showPlan, "plan", false, "print the compiled plan's steps to stderr")
+	f.BoolVar(&serve, "serve", false, "after the warm-up, time passes on request from stdin (see above)")
 	f.IntVar(&subBatch, "sub-batch", 0, "images per pass (a divisor of --batch; the passes run on all workers at once); 0 chooses")
 	return cmd
 }
@@ -240,4 +268,35 @@ func writeBenchTable(w io.Writer, r *benchResult) error {
 	row("kernels", "%s", r.Kernels)
 	row("weights", "%s", r.Weights)
 	return tw.Flush()
+}
+
+// benchServe answers bench --serve's driver: a line holding N times N
+// passes and prints their times as one JSON line. It returns every time
+// it measured when stdin ends.
+func benchServe(in io.Reader, out io.Writer, timed func(int) ([]float64, error)) ([]float64, error) {
+	enc := json.NewEncoder(out)
+	if err := enc.Encode(map[string]bool{"ready": true}); err != nil {
+		return nil, err
+	}
+	var all []float64
+	sc := bufio.NewScanner(in)
+	for line := 1; sc.Scan(); line++ {
+		text := strings.TrimSpace(sc.Text())
+		if text == "" {
+			continue
+		}
+		n, err := strconv.Atoi(text)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("--serve: stdin line %d is %q, want a positive number of passes", line, text)
+		}
+		times, err := timed(n)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, times...)
+		if err := enc.Encode(map[string][]float64{"times_ms": times}); err != nil {
+			return nil, err
+		}
+	}
+	return all, sc.Err()
 }

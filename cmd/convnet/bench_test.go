@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -83,5 +84,47 @@ func TestBenchWeights(t *testing.T) {
 	}
 	if r["weights"] != w || r["model"] != "squeezenet1_1" {
 		t.Errorf("weights %v, model %v", r["weights"], r["model"])
+	}
+}
+
+// TestBenchServe drives bench --serve as scripts/bench/paired.py does: a
+// ready line, one times line per request, the summary over every timed
+// pass at the end of stdin; a bad request is an error that quotes it.
+func TestBenchServe(t *testing.T) {
+	serve := func(stdin string) (string, error) {
+		root := newRoot()
+		var out, errb bytes.Buffer
+		root.SetOut(&out)
+		root.SetErr(&errb)
+		root.SetIn(strings.NewReader(stdin))
+		root.SetArgs([]string{"bench", "resnet20", "--input", "32", "--warmup", "1", "--serve"})
+		err := root.Execute()
+		return out.String(), err
+	}
+	out, err := serve("2\n\n3\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 4 || lines[0] != `{"ready":true}` {
+		t.Fatalf("want a ready line, two times lines and a result:\n%s", out)
+	}
+	for i, n := range []int{2, 3} {
+		var m map[string][]float64
+		if err := json.Unmarshal([]byte(lines[i+1]), &m); err != nil || len(m["times_ms"]) != n {
+			t.Errorf("line %d: want %d times, got %s (%v)", i+2, n, lines[i+1], err)
+		}
+	}
+	var r map[string]any
+	if err := json.Unmarshal([]byte(lines[3]), &r); err != nil {
+		t.Fatalf("result line: %v: %s", err, lines[3])
+	}
+	if r["runs"] != 5.0 || len(r["times_ms"].([]any)) != 5 {
+		t.Errorf("result over %v runs, %d times; want 5", r["runs"], len(r["times_ms"].([]any)))
+	}
+	for _, bad := range []string{"x\n", "0\n", ""} {
+		if _, err := serve(bad); err == nil || !strings.Contains(err.Error(), "--serve") {
+			t.Errorf("stdin %q: err %v, want a --serve error", bad, err)
+		}
 	}
 }

@@ -5,7 +5,13 @@
 //    "threads":T,"runs":R,"ms_median":...,"ms_p10":...,"ms_p90":...,"img_per_s":...}
 //
 //   node scripts/bench/ort_bench.js MODEL.onnx [--batch B] [--threads T]
-//       [--runs R] [--warmup W] [--name NAME]
+//       [--runs R] [--warmup W] [--name NAME] [--serve 1]
+//
+// --serve 1 is for paired.py, which times two engines turn by turn in one
+// window of time: after the warm-up it prints {"ready":true}, then reads
+// stdin, one number N per line, times N runs and prints {"times_ms":[...]}
+// for each; at the end of stdin it prints the line above over every run it
+// timed (--runs is unused). convnet bench --serve speaks the same protocol.
 //
 // The session is configured as ORT is used for CPU inference in production:
 // every graph optimisation (BatchNorm folding, Conv+activation fusion,
@@ -18,12 +24,12 @@ const { summary } = require('./stats');
 const { parseArgs } = require('./args');
 const { sessionOptions } = require('./session');
 
-const USAGE = 'node ort_bench.js MODEL.onnx [--batch B] [--threads T] [--runs R] [--warmup W] [--name NAME]';
+const USAGE = 'node ort_bench.js MODEL.onnx [--batch B] [--threads T] [--runs R] [--warmup W] [--name NAME] [--serve 1]';
 
 function options(argv) {
   const o = parseArgs('ort_bench', USAGE, argv,
-    { batch: 1, threads: 1, runs: 20, warmup: 5, name: '' },
-    { batch: 'pos', threads: 'pos', runs: 'pos', warmup: 'nonneg', name: 'str' });
+    { batch: 1, threads: 1, runs: 20, warmup: 5, name: '', serve: 0 },
+    { batch: 'pos', threads: 'pos', runs: 'pos', warmup: 'nonneg', name: 'str', serve: 'nonneg' });
   if (!o.name) o.name = path.basename(o.model).replace(/\.onnx$/, '');
   return o;
 }
@@ -61,11 +67,34 @@ async function main() {
   const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', data, dims) };
 
   for (let i = 0; i < o.warmup; i++) await session.run(feeds);
-  const ms = [];
-  for (let i = 0; i < o.runs; i++) {
-    const t0 = process.hrtime.bigint();
-    await session.run(feeds);
-    ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  const timed = async (n) => {
+    const t = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = process.hrtime.bigint();
+      await session.run(feeds);
+      t.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    return t;
+  };
+  let ms = [];
+  if (o.serve) {
+    console.log(JSON.stringify({ ready: true }));
+    const rl = require('readline').createInterface({ input: process.stdin, terminal: false });
+    let line = 0;
+    for await (const text of rl) {
+      line++;
+      if (!text.trim()) continue;
+      const n = Number(text.trim());
+      if (!Number.isInteger(n) || n < 1) {
+        throw new Error(`--serve: stdin line ${line} is ${JSON.stringify(text)}, want a positive number of runs`);
+      }
+      const t = await timed(n);
+      ms = ms.concat(t);
+      console.log(JSON.stringify({ times_ms: t }));
+    }
+    if (ms.length === 0) throw new Error('--serve: no timed run was asked for');
+  } else {
+    ms = await timed(o.runs);
   }
   const s = summary(ms);
   const version = ort.env.versions ? ort.env.versions.node || ort.env.versions.common : require('onnxruntime-node/package.json').version;
@@ -75,7 +104,7 @@ async function main() {
     model: o.name,
     batch: o.batch,
     threads: o.threads,
-    runs: o.runs,
+    runs: ms.length,
     ...s,
     img_per_s: Math.round((o.batch * 1000 / s.ms_median) * 100) / 100,
   }));

@@ -8,12 +8,15 @@
       file says why.
 
   peers.py table FILE.jsonl [--cpu TEXT] [--load-before X] [--load-after Y]
+          [--stat-before LINE --stat-after LINE]
       Prints a markdown table, one row per (model, batch): convnet, ORT and
       PyTorch times (each the median over the rounds of the engine's median),
       convnet's img/s and GFLOP/s, and the ratios ORT/convnet and
       PyTorch/convnet (> 1 means convnet is faster). ORT/convnet is the median
-      of the per-round ratios, each round's two engines run back to back, with
+      of the per-round ratios, each round's two engines run turn by turn, with
       the lowest and highest in brackets when there was more than one round.
+      The two first lines of /proc/stat, taken before and after, give the
+      share of CPU time the hypervisor stole during the run.
 
 convnet bench's JSON carries at least model, batch, threads, ms_median,
 img_per_s and gflops; gflops is read as the achieved rate in GFLOP/s (a key
@@ -109,7 +112,10 @@ def table(a):
     out.append(f"Date: {date}; threads: {', '.join(map(str, threads)) or 'n/a'}; rounds: {nrounds}; "
                + "; ".join(f"{e} {versions[e]}" for e in ENGINES if e in versions) + "  ")
     if a.load_before or a.load_after:
-        out.append(f"Load average (1 min) before/after: {a.load_before or '?'} / {a.load_after or '?'}  ")
+        line = f"Load average (1 min) before/after: {a.load_before or '?'} / {a.load_after or '?'}"
+        if (st := steal(a.stat_before, a.stat_after)) is not None:
+            line += f"; CPU time stolen by the hypervisor during the run: {st:.1f}%"
+        out.append(line + "  ")
     out.append("Times are medians in ms (over the rounds, of each round's median); ORT/convnet is the median of the "
                "per-round ratios [lowest-highest]; ratio = peer ms / convnet ms (> 1 means convnet is faster).")
     out.append("")
@@ -136,6 +142,21 @@ def table(a):
             rows_txt = "every row" if len(where) == len(order) else ", ".join(where)
             out.append(f"- {eng} ({rows_txt}): {why}")
     print("\n".join(out))
+
+
+def steal(before, after):
+    """The percentage of CPU time stolen between two first lines of
+    /proc/stat ("cpu user nice system idle iowait irq softirq steal ..."),
+    or None."""
+    try:
+        b = [int(x) for x in before.split()[1:9]]
+        e = [int(x) for x in after.split()[1:9]]
+    except (AttributeError, ValueError):
+        return None
+    if len(b) < 8 or len(e) < 8:
+        return None
+    total = sum(e) - sum(b)
+    return 100 * (e[7] - b[7]) / total if total > 0 else None
 
 
 def paired_ratio(peer, conv):
@@ -168,6 +189,8 @@ def main(argv=None):
     t.add_argument("--date")
     t.add_argument("--load-before")
     t.add_argument("--load-after")
+    t.add_argument("--stat-before")
+    t.add_argument("--stat-after")
     a = p.parse_args(argv)
     (record if a.cmd == "record" else table)(a)
 
