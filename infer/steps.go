@@ -425,17 +425,34 @@ func maxPoolPlane(p *kernels.PoolParams, x, y, vmax []float32) {
 }
 
 // maxPoolPlaneS2 is maxPoolPlane for the windows almost every network
-// uses (at most 3 rows by 2 or 3 columns, stride 2 across): the window's
-// rows go straight to kernels.MaxPoolRowS2R3, which takes their maximum
-// on the way, for the output columns whose windows lie inside the row;
-// the one or two columns at the edges that reach into the padding (or
-// past the row in ceil mode) are done here, clipped to the row.
+// uses (at most 3 rows by 2 or 3 columns, stride 2 across): the output
+// rows and columns whose windows lie inside the plane go to one
+// kernels.MaxPoolRowsS2R3 call, which takes the window rows' maximum on
+// the way; the one or two rows and columns at the edges that reach into
+// the padding (or past the plane in ceil mode) are done here, row by row,
+// the windows clipped to the plane.
 func maxPoolPlaneS2(p *kernels.PoolParams, x, y []float32) {
 	lo := min((p.PW+1)/2, p.OW)
 	hi := max(lo, min(p.OW, (p.W-p.KW+p.PW)/2+1))
+	rlo := min((p.PH+p.SH-1)/p.SH, p.OH)
+	rhi := max(rlo, min(p.OH, (p.H-p.KH+p.PH)/p.SH+1))
+	if hi == lo {
+		rlo, rhi = 0, 0
+	}
+	if rhi > rlo {
+		ih, c := rlo*p.SH-p.PH, 2*lo-p.PW
+		r0 := x[ih*p.W+c:]
+		r1 := x[(ih+min(1, p.KH-1))*p.W+c:]
+		r2 := x[(ih+p.KH-1)*p.W+c:]
+		kernels.MaxPoolRowsS2R3(y[rlo*p.OW+lo:], p.OW, hi-lo, r0, r1, r2, p.SH*p.W, rhi-rlo, p.KW)
+	}
 	negInf := float32(math.Inf(-1))
 	var rows [3][]float32
 	for oh := 0; oh < p.OH; oh++ {
+		inner := oh >= rlo && oh < rhi
+		if inner && lo == 0 && hi == p.OW {
+			continue // done above, no edge columns
+		}
 		n := 0
 		for kh := 0; kh < p.KH; kh++ {
 			if ih := oh*p.SH - p.PH + kh; ih >= 0 && ih < p.H {
@@ -454,7 +471,7 @@ func maxPoolPlaneS2(p *kernels.PoolParams, x, y []float32) {
 		for i := n; i < 3; i++ {
 			rows[i] = rows[n-1]
 		}
-		if hi > lo {
+		if hi > lo && !inner {
 			c := 2*lo - p.PW
 			kernels.MaxPoolRowS2R3(yr[lo:hi], rows[0][c:], rows[1][c:], rows[2][c:], p.KW)
 		}

@@ -27,9 +27,10 @@ type rowKernels struct {
 	// maxS2: dst[o] = max(src[2o : 2o+kw]) for kw = 2 or 3; src holds
 	// 2*len(dst)+kw-2 floats.
 	maxS2 func(dst, src []float32, kw int)
-	// maxS2R3: dst[o] = max(r[2o : 2o+kw]) over the rows r0, r1, r2 (a
-	// row may be passed twice), each holding 2*len(dst)+kw-2 floats.
-	maxS2R3 func(dst, r0, r1, r2 []float32, kw int)
+	// maxS2R3: for rows output rows i, dst[i*ldd+o] = max(r[i*step+2o :
+	// i*step+2o+kw]) over the rows r0, r1, r2 (a row may be passed twice),
+	// o < n; each r[i*step:] holds 2n+kw-2 floats.
+	maxS2R3 func(dst []float32, ldd, n int, r0, r1, r2 []float32, step, rows, kw int)
 	// even: dst[i] = src[2i]; src holds at least 2*len(dst)-1 floats.
 	even func(dst, src []float32)
 	// avg2x2: dst[o] = (a[2o] + a[2o+1] + b[2o] + b[2o+1]) / 4.
@@ -120,7 +121,27 @@ func MaxPoolRowS2R3(dst, r0, r1, r2 []float32, kw int) {
 		return
 	}
 	m := 2*n + kw - 2
-	rowImpl.maxS2R3(dst, r0[:m], r1[:m], r2[:m], kw)
+	rowImpl.maxS2R3(dst, n, n, r0[:m], r1[:m], r2[:m], 0, 1, kw)
+}
+
+// MaxPoolRowsS2R3 is MaxPoolRowS2R3 for rows output rows at once: output
+// row i, dst[i*ldd : i*ldd+n], from the rows r0[i*step:], r1[i*step:] and
+// r2[i*step:] (for a 3x3 window of stride 2 on rows of width w: r1 and r2
+// start one and two rows after r0, step = 2w). One call per plane instead
+// of one per row: SqueezeNet's first pooling has 55 rows of 55 outputs
+// per plane, and the Go around each row cost about as much as the row.
+func MaxPoolRowsS2R3(dst []float32, ldd, n int, r0, r1, r2 []float32, step, rows, kw int) {
+	if kw != 2 && kw != 3 {
+		panic("kernels: MaxPoolRowsS2R3: window must be 2 or 3 wide")
+	}
+	if n <= 0 || rows <= 0 {
+		return
+	}
+	m := (rows-1)*step + 2*n + kw - 2
+	if len(dst) < (rows-1)*ldd+n || len(r0) < m || len(r1) < m || len(r2) < m || ldd < n || step < 0 {
+		panic("kernels: MaxPoolRowsS2R3: dst or a row too short")
+	}
+	rowImpl.maxS2R3(dst, ldd, n, r0, r1, r2, step, rows, kw)
 }
 
 // AvgPoolRow2x2 sets dst[o] = (a[2o] + a[2o+1] + b[2o] + b[2o+1]) / 4: one
@@ -182,8 +203,10 @@ func maxRowS2Tail(dst, src []float32, kw, from int) {
 	}
 }
 
-func maxPoolS2R3Go(dst, r0, r1, r2 []float32, kw int) {
-	maxPoolS2R3Tail(dst, r0, r1, r2, kw, 0)
+func maxPoolS2R3Go(dst []float32, ldd, n int, r0, r1, r2 []float32, step, rows, kw int) {
+	for i := 0; i < rows; i++ {
+		maxPoolS2R3Tail(dst[i*ldd:][:n], r0[i*step:], r1[i*step:], r2[i*step:], kw, 0)
+	}
 }
 
 // maxPoolS2R3Tail computes outputs [from, len(dst)) of maxPoolS2R3Go.

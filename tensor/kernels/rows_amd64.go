@@ -20,11 +20,12 @@ func maxRowAVX2(dst, a, b *float32, n int)
 //go:noescape
 func maxRowS2AVX2(dst, src *float32, groups, kw int)
 
-// maxPoolS2R3AVX2 computes 8*groups outputs of maxPoolS2R3Go, reading
-// each row's [0 : 16*groups+kw-2], no further than the last window.
+// maxPoolS2R3AVX2 computes maxPoolS2R3Go for n >= 8 outputs per row,
+// ldd and step in floats, reading each row's [0 : 2n+kw-2], no further
+// than the last window.
 //
 //go:noescape
-func maxPoolS2R3AVX2(dst, r0, r1, r2 *float32, groups, kw int)
+func maxPoolS2R3AVX2(dst, r0, r1, r2 *float32, n, kw, rows, ldd, step int)
 
 // gatherEvenAVX2 sets dst[i] = src[2i] for i < n (n >= 1), reading
 // src[0 : 2n-1].
@@ -90,22 +91,14 @@ func maxRowS2AVX2Go(dst, src []float32, kw int) {
 	}
 }
 
-func maxPoolS2R3AVX2Go(dst, r0, r1, r2 []float32, kw int) {
-	n := len(dst)
+func maxPoolS2R3AVX2Go(dst []float32, ldd, n int, r0, r1, r2 []float32, step, rows, kw int) {
 	if n < 8 {
-		maxPoolS2R3Tail(dst, r0, r1, r2, kw, 0)
+		maxPoolS2R3Go(dst, ldd, n, r0, r1, r2, step, rows, kw)
 		return
 	}
-	// A group's loads end at its last window, so the rest is one more
-	// group ending at the last output, overlapping the one before.
-	groups := n / 8
-	m := 2*n + kw - 2
-	_, _, _ = r0[m-1], r1[m-1], r2[m-1]
-	maxPoolS2R3AVX2(&dst[0], &r0[0], &r1[0], &r2[0], groups, kw)
-	if n%8 != 0 {
-		o := 2 * (n - 8)
-		maxPoolS2R3AVX2(&dst[n-8], &r0[o], &r1[o], &r2[o], 1, kw)
-	}
+	m := (rows-1)*step + 2*n + kw - 2
+	_, _, _, _ = dst[(rows-1)*ldd+n-1], r0[m-1], r1[m-1], r2[m-1]
+	maxPoolS2R3AVX2(&dst[0], &r0[0], &r1[0], &r2[0], n, kw, rows, ldd, step)
 }
 
 func gatherEvenAVX2Go(dst, src []float32) {

@@ -224,7 +224,7 @@ avg:
 	VZEROUPPER
 	RET
 
-// func maxPoolS2R3AVX2(dst, r0, r1, r2 *float32, groups, kw int)
+// func maxPoolS2R3AVX2(dst, r0, r1, r2 *float32, n, kw, rows, ldd, step int)
 //
 // maxRowS2AVX2 over the element-wise maximum of three rows, which it
 // takes load by load instead of from a row written beforehand: per 8
@@ -232,72 +232,82 @@ avg:
 // and src[2o+9 : 2o+17], so that no load passes the last window) are
 // reduced vertically, then the even and odd lanes horizontally: the third
 // column of each window is the even lanes of the first of the kw = 3
-// pair and the odd lanes of the second (VSHUFPS $0xD8).
-TEXT ·maxPoolS2R3AVX2(SB), NOSPLIT, $0-48
+// pair and the odd lanes of the second (VSHUFPS $0xD8). A row of n >= 8
+// outputs is n/8 groups and, when 8 does not divide n, one more group
+// ending at the last output (overlapping the one before); then the next
+// row, ldd floats further in dst and step floats further in each of r0,
+// r1 and r2. DI, SI, DX, BX stay at the row's start; R8 and R9 are the
+// group's offsets in dst and in the rows.
+TEXT ·maxPoolS2R3AVX2(SB), NOSPLIT, $0-72
 	MOVQ dst+0(FP), DI
 	MOVQ r0+8(FP), SI
 	MOVQ r1+16(FP), DX
 	MOVQ r2+24(FP), BX
-	MOVQ groups+32(FP), CX
+	MOVQ n+32(FP), R12
 	MOVQ kw+40(FP), AX
+	MOVQ rows+48(FP), R10
+	MOVQ ldd+56(FP), R13
+	MOVQ step+64(FP), R14
+	MOVQ R12, R11
+	SHRQ $3, R11 // groups
+	SHLQ $2, R12 // the row's end in dst, in bytes
+	SHLQ $2, R13
+	SHLQ $2, R14
+
+r3row:
+	XORQ R8, R8
+	XORQ R9, R9
+	MOVQ R11, CX
+
+r3group:
+	VMOVUPS (SI)(R9*1), Y0
+	VMOVUPS 32(SI)(R9*1), Y1
+	VMOVUPS (DX)(R9*1), Y2
+	VMOVUPS 32(DX)(R9*1), Y3
+	NANMAX(Y0, Y2, Y0, Y4)
+	NANMAX(Y1, Y3, Y1, Y4)
+	VMOVUPS (BX)(R9*1), Y2
+	VMOVUPS 32(BX)(R9*1), Y3
+	NANMAX(Y0, Y2, Y0, Y4)
+	NANMAX(Y1, Y3, Y1, Y4)
+	MAXEVENODD(Y0, Y1, Y2, Y3, Y4)
 	CMPQ AX, $3
-	JEQ  r3k3
-
-r3k2:
-	VMOVUPS (SI), Y0
-	VMOVUPS 32(SI), Y1
-	VMOVUPS (DX), Y2
-	VMOVUPS 32(DX), Y3
-	NANMAX(Y0, Y2, Y0, Y4)
-	NANMAX(Y1, Y3, Y1, Y5)
-	VMOVUPS (BX), Y2
-	VMOVUPS 32(BX), Y3
-	NANMAX(Y0, Y2, Y0, Y4)
-	NANMAX(Y1, Y3, Y1, Y5)
-	MAXEVENODD(Y0, Y1, Y2, Y3, Y4)
-	VPERMPD $0xD8, Y2, Y2
-	VMOVUPS Y2, (DI)
-	ADDQ    $64, SI
-	ADDQ    $64, DX
-	ADDQ    $64, BX
-	ADDQ    $32, DI
-	DECQ    CX
-	JNZ     r3k2
-	VZEROUPPER
-	RET
-
-r3k3:
-	VMOVUPS (SI), Y0
-	VMOVUPS 32(SI), Y1
-	VMOVUPS 8(SI), Y5
-	VMOVUPS 36(SI), Y6
-	VMOVUPS (DX), Y2
-	VMOVUPS 32(DX), Y3
-	NANMAX(Y0, Y2, Y0, Y4)
-	NANMAX(Y1, Y3, Y1, Y4)
-	VMOVUPS 8(DX), Y2
-	VMOVUPS 36(DX), Y3
-	NANMAX(Y5, Y2, Y5, Y4)
-	NANMAX(Y6, Y3, Y6, Y4)
-	VMOVUPS (BX), Y2
-	VMOVUPS 32(BX), Y3
-	NANMAX(Y0, Y2, Y0, Y4)
-	NANMAX(Y1, Y3, Y1, Y4)
-	VMOVUPS 8(BX), Y2
-	VMOVUPS 36(BX), Y3
-	NANMAX(Y5, Y2, Y5, Y4)
-	NANMAX(Y6, Y3, Y6, Y4)
-	MAXEVENODD(Y0, Y1, Y2, Y3, Y4)
+	JNE  r3store
+	VMOVUPS 8(SI)(R9*1), Y5
+	VMOVUPS 36(SI)(R9*1), Y6
+	VMOVUPS 8(DX)(R9*1), Y0
+	VMOVUPS 36(DX)(R9*1), Y1
+	NANMAX(Y5, Y0, Y5, Y4)
+	NANMAX(Y6, Y1, Y6, Y4)
+	VMOVUPS 8(BX)(R9*1), Y0
+	VMOVUPS 36(BX)(R9*1), Y1
+	NANMAX(Y5, Y0, Y5, Y4)
+	NANMAX(Y6, Y1, Y6, Y4)
 	VSHUFPS    $0xD8, Y6, Y5, Y7
 	NANMAX(Y2, Y7, Y2, Y4)
+
+r3store:
 	VPERMPD $0xD8, Y2, Y2
-	VMOVUPS Y2, (DI)
-	ADDQ    $64, SI
-	ADDQ    $64, DX
-	ADDQ    $64, BX
-	ADDQ    $32, DI
+	VMOVUPS Y2, (DI)(R8*1)
+	ADDQ    $32, R8
+	ADDQ    $64, R9
 	DECQ    CX
-	JNZ     r3k3
+	JNZ     r3group
+	CMPQ    R8, R12
+	JEQ     r3next
+	// The overlapping group that ends at the row's last output.
+	LEAQ -32(R12), R8
+	LEAQ (R8)(R8*1), R9
+	MOVQ $1, CX
+	JMP  r3group
+
+r3next:
+	ADDQ R13, DI
+	ADDQ R14, SI
+	ADDQ R14, DX
+	ADDQ R14, BX
+	DECQ R10
+	JNZ  r3row
 	VZEROUPPER
 	RET
 

@@ -96,7 +96,7 @@ func TestRowKernels(t *testing.T) {
 				m := 2*n + kw - 2
 				for _, rows := range [][3][]float32{{a[:m], b[:m], c[:m]}, {c[:m], a[:m], a[:m]}} {
 					buf, got := guarded(n)
-					impl.maxS2R3(got, rows[0], rows[1], rows[2], kw)
+					impl.maxS2R3(got, n, n, rows[0], rows[1], rows[2], 0, 1, kw)
 					checkGuards(t, fmt.Sprintf("%s/maxS2R3/kw%d", name, kw), buf)
 					for o := range got {
 						want := float32(math.Inf(-1))
@@ -107,6 +107,36 @@ func TestRowKernels(t *testing.T) {
 						}
 						if !sameFloat(got[o], want, 0) {
 							t.Fatalf("%s/maxS2R3 kw %d: [%d] = %g, want %g", name, kw, o, got[o], want)
+						}
+					}
+				}
+				// Several output rows in one call: a plane of rows of
+				// width w (longer than the windows need, or not), rows
+				// 2i, 2i+1, 2i+2 (or 2i, 2i+1, 2i+1) for output row i,
+				// written ldd apart; the gaps between output rows keep
+				// their guard value.
+				for _, g := range []struct{ extra, gap, nout, r2 int }{{0, 0, 3, 2}, {3, 5, 4, 2}, {1, 2, 2, 1}} {
+					w := m + g.extra
+					plane := withNaNs(rng, (2*g.nout+1)*w)
+					ldd := n + g.gap
+					buf, got := guarded((g.nout-1)*ldd + n)
+					impl.maxS2R3(got, ldd, n, plane, plane[w:], plane[g.r2*w:], 2*w, g.nout, kw)
+					what := fmt.Sprintf("%s/maxS2R3 rows %d step %d ldd %d kw %d r2 %d", name, g.nout, 2*w, ldd, kw, g.r2)
+					checkGuards(t, what, buf)
+					for i := 0; i < g.nout; i++ {
+						for o := 0; o < ldd && i*ldd+o < len(got); o++ {
+							want := float32(guardVal)
+							if o < n {
+								want = float32(math.Inf(-1))
+								for _, r := range []int{0, 1, g.r2} {
+									for k := 0; k < kw; k++ {
+										want = max(want, plane[(2*i+r)*w+2*o+k])
+									}
+								}
+							}
+							if v := got[i*ldd+o]; !sameFloat(v, want, 0) {
+								t.Fatalf("%s: row %d [%d] = %g, want %g", what, i, o, v, want)
+							}
 						}
 					}
 				}
