@@ -6,7 +6,8 @@
 // rewrites of its own: a BatchNorm and ReLU in front of a convolution
 // become the convolution's prologue, a 1x1 convolution followed by a 2x2
 // average pooling pools first, a residual that dies with its convolution
-// takes the sum in place. Each
+// takes the sum in place, a 3x3 stem convolution and the max pooling after
+// it run band by band (convpool.go). Each
 // convolution given an algorithm for its shape (timed on the machine where
 // it is close: tune.go), and every activation and workspace assigned a
 // place in one preplanned arena, so that running the plan allocates
@@ -189,6 +190,9 @@ func compile(m nn.Module, input []int, cfg config) (*Plan, error) {
 	out := g.output
 	for _, s := range c.sched {
 		p.steps = append(p.steps, s.s)
+	}
+	if cfg.fuse {
+		p.steps = fuseStems(p.steps)
 	}
 	p.outLoc = out.at
 	if !out.at.dense(out.shape) || out.isInput {

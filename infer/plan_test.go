@@ -793,3 +793,44 @@ func TestWinogradTiles(t *testing.T) {
 		t.Error("WinogradTile(3): no error")
 	}
 }
+
+// TestConvPool runs the stems that convPoolStep computes in bands (a
+// strided convolution of 3 channels, its BatchNorm and ReLU, a stride-2
+// max pooling) against the eager model: SqueezeNet's (3x3/2, pooling in
+// ceil mode), ShuffleNetV2's (3x3/2 pad 1, pooling pad 1), a 2x2
+// pooling, on odd and even sizes and a batch of 2, so that bands start
+// above the image, end below it and share rows with the band before; and
+// stems that stay two steps: ResNet's 7x7 and one of 5 input channels.
+func TestConvPool(t *testing.T) {
+	cases := []struct {
+		name   string
+		m      nn.Module
+		fused  bool
+		shapes [][]int
+	}{
+		{"squeezenet", nn.NewSequential(nn.NewConv2d(3, 8, 3, nn.Stride(2)), nn.NewReLU(), nn.NewMaxPool2d(3, nn.Stride(2), nn.CeilMode())),
+			true, [][]int{{2, 3, 31, 31}, {1, 3, 32, 45}, {1, 3, 115, 115}}},
+		{"shufflenet", nn.NewSequential(nn.NewConv2d(3, 8, 3, nn.Stride(2), nn.Padding(1)), nn.NewBatchNorm2d(8), nn.NewReLU(),
+			nn.NewMaxPool2d(3, nn.Stride(2), nn.Padding(1))),
+			true, [][]int{{2, 3, 33, 37}, {1, 3, 64, 64}, {1, 3, 190, 180}}},
+		{"resnet", nn.NewSequential(nn.NewConv2d(3, 8, 7, nn.Stride(2), nn.Padding(3)), nn.NewBatchNorm2d(8), nn.NewReLU(),
+			nn.NewMaxPool2d(3, nn.Stride(2), nn.Padding(1))),
+			false, [][]int{{1, 3, 33, 37}}},
+		{"pool2x2", nn.NewSequential(nn.NewConv2d(3, 6, 3, nn.Stride(2), nn.Padding(1)), nn.NewMaxPool2d(2, nn.Stride(2), nn.CeilMode())),
+			true, [][]int{{2, 3, 29, 30}}},
+		{"5 channels", nn.NewSequential(nn.NewConv2d(5, 8, 3, nn.Stride(2)), nn.NewReLU(), nn.NewMaxPool2d(3, nn.Stride(2))),
+			false, [][]int{{1, 5, 31, 31}}},
+	}
+	for _, c := range cases {
+		m := build(t, c.m)
+		for _, shape := range c.shapes {
+			rel, p := compare(t, m, shape)
+			if rel > tolerance {
+				t.Errorf("%s %v: rel err %g\n%s", c.name, shape, rel, p)
+			}
+			if got := count(steps(p), "in bands of") == 1; got != c.fused {
+				t.Errorf("%s %v: fused %v, want %v:\n%s", c.name, shape, got, c.fused, p)
+			}
+		}
+	}
+}

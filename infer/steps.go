@@ -433,9 +433,9 @@ func maxPoolPlane(p *kernels.PoolParams, x, y, vmax []float32) {
 // the windows clipped to the plane.
 func maxPoolPlaneS2(p *kernels.PoolParams, x, y []float32) {
 	lo := min((p.PW+1)/2, p.OW)
-	hi := max(lo, min(p.OW, (p.W-p.KW+p.PW)/2+1))
+	hi := max(lo, min(p.OW, floorDiv(p.W-p.KW+p.PW, 2)+1))
 	rlo := min((p.PH+p.SH-1)/p.SH, p.OH)
-	rhi := max(rlo, min(p.OH, (p.H-p.KH+p.PH)/p.SH+1))
+	rhi := max(rlo, min(p.OH, floorDiv(p.H-p.KH+p.PH, p.SH)+1))
 	if hi == lo {
 		rlo, rhi = 0, 0
 	}
@@ -494,6 +494,17 @@ func maxPoolPlaneS2(p *kernels.PoolParams, x, y []float32) {
 			yr[ow] = m
 		}
 	}
+}
+
+// floorDiv is a/b rounded down (b > 0); Go's / rounds toward zero. A
+// plane shorter than the window (a band of convPoolStep's at the image's
+// bottom) has a negative a.
+func floorDiv(a, b int) int {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
 }
 
 // avgPoolPlane follows torch.nn.AvgPool2d: with count_include_pad the
