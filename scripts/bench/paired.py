@@ -7,11 +7,13 @@ warm-up it prints {"ready":true}, then times N passes for each number N it
 reads on stdin and prints {"times_ms":[...]}), then gives them T turns each,
 alternately (1, 2, 2, 1, 1, 2, ...), so that neither always runs right after
 the other. A turn is untimed passes and then R/T timed passes, rounded up;
-the untimed passes last about 100 ms (at least one, at most ten; three in
-the first turn), because cores that have just been idle, even for a few
-milliseconds, run the next ~100 ms of work 10-40% slower on a shared host
-(clocks, caches, the hypervisor) and an engine's caches hold the other's
-data. While one engine runs, the other waits on its stdin; after its turn
+the untimed passes last about 100 ms (at least one, at most ten), because
+cores that have just been idle, even for a few milliseconds, run the next
+~100 ms of work 10-40% slower on a shared host (clocks, caches, the
+hypervisor) and an engine's caches hold the other's data. Before the
+first turn each engine runs about 300 ms of untimed passes (at most 30):
+a fresh convnet process runs its first 5-10 passes 1.5-2x slower than the
+rest (ONNX Runtime its first only), on top of the engines' own --warmup. While one engine runs, the other waits on its stdin; after its turn
 an engine is given time to go quiet (until its threads use under 2% of a
 CPU over 2 ms, at most a second): ONNX Runtime's thread pool keeps
 spinning for tens of milliseconds after a run, which would otherwise take
@@ -71,26 +73,41 @@ class Engine:
             err = " ".join(self.proc.stderr.read().split())[-300:]
             self.error = f"{why} (exit status {self.proc.returncode}){': ' + err if err else ''}"
 
+    def passes(self, n):
+        """Runs n passes and returns their times, or None (the error set)."""
+        try:
+            self.proc.stdin.write(f"{n}\n")
+            self.proc.stdin.flush()
+        except OSError as e:
+            self.fail(f"stdin: {e}")
+            return None
+        msg = self.read()
+        if msg is None:
+            return None
+        t = msg.get("times_ms")
+        if not isinstance(t, list) or len(t) != n:
+            self.fail(f"wanted {n} times, got {msg}")
+            return None
+        return t
+
+    def warm_up(self):
+        """About 300 ms of untimed passes (one to learn how long a pass
+        takes, then at most 30)."""
+        if self.error:
+            return
+        t = self.passes(1)
+        if t:
+            self.passes(min(30, max(1, math.ceil(300 / max(t[0], 1e-3)))))
+
     def turn(self, n):
         if self.error:
             return
         warm = 3
         if self.times:
             warm = min(10, max(1, math.ceil(100 / statistics.median(self.times[-n:]))))
-        try:
-            self.proc.stdin.write(f"{n + warm}\n")
-            self.proc.stdin.flush()
-        except OSError as e:
-            self.fail(f"stdin: {e}")
-            return
-        msg = self.read()
-        if msg is None:
-            return
-        t = msg.get("times_ms")
-        if not isinstance(t, list) or len(t) != n + warm:
-            self.fail(f"wanted {n + warm} times, got {msg}")
-            return
-        self.times.extend(t[warm:])
+        t = self.passes(n + warm)
+        if t:
+            self.times.extend(t[warm:])
 
     def finish(self, turns):
         if self.error:
@@ -170,6 +187,9 @@ def main(argv=None):
         p.error("--turns and --runs want positive integers")
     per = math.ceil(a.runs / a.turns)
     engines = [Engine(a.name1, a.command1), Engine(a.name2, a.command2)]
+    for e in engines:
+        e.warm_up()
+        quiesce(e)
     for t in range(a.turns):
         # 1 2, 2 1, 1 2, ...: each engine follows the other as often as not.
         for e in engines if t % 2 == 0 else engines[::-1]:
