@@ -473,7 +473,7 @@ func maxPoolPlaneS2(p *kernels.PoolParams, x, y []float32) {
 		}
 		if hi > lo && !inner {
 			c := 2*lo - p.PW
-			kernels.MaxPoolRowS2R3(yr[lo:hi], rows[0][c:], rows[1][c:], rows[2][c:], p.KW)
+			kernels.MaxPoolRowsS2R3(yr[lo:hi], hi-lo, hi-lo, rows[0][c:], rows[1][c:], rows[2][c:], 0, 1, p.KW)
 		}
 		for ow := 0; ow < p.OW; ow++ {
 			if ow == lo {

@@ -107,29 +107,16 @@ func MaxPoolRowS2(dst, src []float32, kw int) {
 	rowImpl.maxS2(dst, src[:2*n+kw-2], kw)
 }
 
-// MaxPoolRowS2R3 is MaxPoolRowS2 over the element-wise maximum of the rows
-// r0, r1 and r2, without writing that row: one output row of a stride-2
-// max pooling whose windows are 2 or 3 rows tall (pass a row twice for 2)
-// and kw = 2 or 3 wide, all inside the input. Each row must hold
-// 2*len(dst)+kw-2 floats.
-func MaxPoolRowS2R3(dst, r0, r1, r2 []float32, kw int) {
-	if kw != 2 && kw != 3 {
-		panic("kernels: MaxPoolRowS2R3: window must be 2 or 3 wide")
-	}
-	n := len(dst)
-	if n == 0 {
-		return
-	}
-	m := 2*n + kw - 2
-	rowImpl.maxS2R3(dst, n, n, r0[:m], r1[:m], r2[:m], 0, 1, kw)
-}
-
-// MaxPoolRowsS2R3 is MaxPoolRowS2R3 for rows output rows at once: output
-// row i, dst[i*ldd : i*ldd+n], from the rows r0[i*step:], r1[i*step:] and
-// r2[i*step:] (for a 3x3 window of stride 2 on rows of width w: r1 and r2
-// start one and two rows after r0, step = 2w). One call per plane instead
-// of one per row: SqueezeNet's first pooling has 55 rows of 55 outputs
-// per plane, and the Go around each row cost about as much as the row.
+// MaxPoolRowsS2R3 is MaxPoolRowS2 over the element-wise maximum of three
+// rows, without writing that row, for rows output rows at once: output
+// row i, dst[i*ldd : i*ldd+n], of a stride-2 max pooling whose windows
+// are 2 or 3 rows tall (pass a row twice for 2) and kw = 2 or 3 wide, all
+// inside the input, from the rows r0[i*step:], r1[i*step:] and
+// r2[i*step:], each holding 2n+kw-2 floats (for a 3x3 window of stride 2
+// on rows of width w: r1 and r2 start one and two rows after r0, step =
+// 2w; for one row, rows = 1 and any step). One call per plane instead of
+// one per row: SqueezeNet's first pooling has 55 rows of 55 outputs per
+// plane, and the Go around each row cost about as much as the row.
 func MaxPoolRowsS2R3(dst []float32, ldd, n int, r0, r1, r2 []float32, step, rows, kw int) {
 	if kw != 2 && kw != 3 {
 		panic("kernels: MaxPoolRowsS2R3: window must be 2 or 3 wide")
