@@ -66,3 +66,33 @@ func TestParallelNested(t *testing.T) {
 		t.Fatal("nested Parallel deadlocked")
 	}
 }
+
+// TestParallelOwnerFirst checks the order in which a worker takes chunks:
+// those of its own part first, in order, then the rest of the others'
+// parts, so that worker k computes the same part of every range while
+// nobody is late.
+func TestParallelOwnerFirst(t *testing.T) {
+	for _, c := range []struct {
+		n, chunks, parts, id int
+		want                 []int // chunk starts, in the order taken
+	}{
+		{8, 8, 2, 0, []int{0, 1, 2, 3, 4, 5, 6, 7}},
+		{8, 8, 2, 1, []int{4, 5, 6, 7, 0, 1, 2, 3}},
+		{9, 3, 3, 2, []int{6, 0, 3}},
+		{10, 5, 2, 1, []int{4, 6, 8, 0, 2}}, // parts of 2 and 3 chunks
+		{6, 6, 3, 4, []int{2, 3, 4, 5, 0, 1}}, // id beyond the parts
+	} {
+		j := &parJob{n: c.n, chunks: c.chunks, parts: c.parts, next: make([]partCursor, c.parts)}
+		var got []int
+		j.fn = func(lo, hi int) { got = append(got, lo) }
+		j.run(c.id)
+		if len(got) != len(c.want) {
+			t.Fatalf("%+v: took %v", c, got)
+		}
+		for i := range got {
+			if got[i] != c.want[i] {
+				t.Fatalf("%+v: took %v", c, got)
+			}
+		}
+	}
+}

@@ -30,6 +30,7 @@ func BenchmarkPackedConv(b *testing.B) {
 		{"1x1_116-116@14", convCase{n: 1, c: 116, h: 14, w: 14, cout: 116, kh: 1, kw: 1, s: 1, d: 1, g: 1}},
 		{"1x1_576-96@14", convCase{n: 1, c: 576, h: 14, w: 14, cout: 96, kh: 1, kw: 1, s: 1, d: 1, g: 1}},
 		{"1x1_960-320@7", convCase{n: 1, c: 960, h: 7, w: 7, cout: 320, kh: 1, kw: 1, s: 1, d: 1, g: 1}},
+		{"1x1_512-1000@13", convCase{n: 1, c: 512, h: 13, w: 13, cout: 1000, kh: 1, kw: 1, s: 1, d: 1, g: 1}},
 		{"1x1_128-16@55", convCase{n: 1, c: 128, h: 55, w: 55, cout: 16, kh: 1, kw: 1, s: 1, d: 1, g: 1}},
 		{"3x3s2p0_3-64@224", convCase{n: 1, c: 3, h: 224, w: 224, cout: 64, kh: 3, kw: 3, s: 2, d: 1, g: 1}},
 		{"3x3s2_3-32@224", convCase{n: 1, c: 3, h: 224, w: 224, cout: 32, kh: 3, kw: 3, s: 2, p: 1, d: 1, g: 1}},
