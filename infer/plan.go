@@ -29,6 +29,7 @@ import (
 // config holds Compile's options.
 type config struct {
 	fuse     bool
+	blocks   bool // inverted residual blocks in bands (blockStep), with fuse
 	winograd bool // kernels.WinogradConv where it applies
 	fastDW   bool // kernels.DepthwiseConv3x3 where it applies
 	wgTile   int  // F(m x m, 3x3) for every Winograd layer; 0 chooses per layer
@@ -59,6 +60,10 @@ func WinogradTile(m int) Option { return func(c *config) { c.wgTile = m } }
 // the plan the same on every run and machine, but where the candidates are
 // close the rule can pick the slower one.
 func NoMeasure() Option { return func(c *config) { c.measure = false } }
+
+// noBlocks keeps the convolutions of inverted residual blocks as steps
+// of their own (tests compare the two plans).
+func noBlocks() Option { return func(c *config) { c.blocks = false } }
 
 // SubBatch runs a batch of N images as N/b passes of b images (b divides
 // N) through a plan compiled for b; 0 (the default) chooses b, and b = N
@@ -113,7 +118,7 @@ func (r *passRun) fail(err error) { r.err.CompareAndSwap(nil, &err) }
 // 0.1 s per measured shape, remembered for the process; NoMeasure turns
 // that off).
 func Compile(m nn.Module, input []int, opts ...Option) (*Plan, error) {
-	cfg := config{fuse: true, winograd: true, fastDW: true, measure: true}
+	cfg := config{fuse: true, blocks: true, winograd: true, fastDW: true, measure: true}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -193,6 +198,9 @@ func compile(m nn.Module, input []int, cfg config) (*Plan, error) {
 	}
 	if cfg.fuse {
 		p.steps = fuseStems(p.steps)
+		if cfg.blocks {
+			p.steps = fuseBlocks(p.steps)
+		}
 	}
 	p.outLoc = out.at
 	if !out.at.dense(out.shape) || out.isInput {

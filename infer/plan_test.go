@@ -834,3 +834,56 @@ func TestConvPool(t *testing.T) {
 		}
 	}
 }
+
+// TestBlockStep binds plans whose inverted residual blocks run band by
+// band (blockStep) to the model: MobileNetV2 at its size (the two blocks
+// at 112x112 fused) and, with every block's size admitted, at odd sizes
+// and batch 2 (residual blocks, stride 2, bands that end early), and a
+// MobileNetV1-style depthwise and pointwise pair without an expansion. A
+// fused plan allocates nothing per Run.
+func TestBlockStep(t *testing.T) {
+	defer func(v int) { blockMinPixels = v }(blockMinPixels)
+	dwPW := nn.NewSequential(
+		nn.NewConv2d(4, 4, 3, nn.Stride(2), nn.Padding(1), nn.Groups(4), nn.NoBias()), nn.NewBatchNorm2d(4), nn.NewReLU6(),
+		nn.NewConv2d(4, 8, 1, nn.NoBias()), nn.NewBatchNorm2d(8), nn.NewReLU6(),
+		nn.NewConv2d(8, 8, 3, nn.Padding(1), nn.Groups(8), nn.NoBias()), nn.NewBatchNorm2d(8), nn.NewReLU6(),
+		nn.NewConv2d(8, 6, 1))
+	for _, c := range []struct {
+		name   string
+		m      nn.Module
+		min    int // blockMinPixels
+		shape  []int
+		blocks int // steps in bands
+	}{
+		{"mobilenet_v2", nil, 112 * 112, []int{1, 3, 224, 224}, 2},
+		{"mobilenet_v2", nil, 1, []int{2, 3, 57, 61}, 17},
+		{"mobilenet_v2", nil, 1, []int{1, 3, 33, 32}, 17},
+		{"dw+pw", dwPW, 1, []int{2, 4, 23, 19}, 2},
+		{"dw+pw", dwPW, 12 * 12, []int{1, 4, 23, 19}, 1},
+	} {
+		t.Run(fmt.Sprintf("%s/%v", c.name, c.shape), func(t *testing.T) {
+			blockMinPixels = c.min
+			m := c.m
+			if m == nil {
+				m = newModel(t, c.name, 3)
+			} else {
+				m = build(t, m)
+			}
+			rel, p := compare(t, m, c.shape)
+			if rel > tolerance {
+				t.Errorf("rel err %g\n%s", rel, p)
+			}
+			if got := count(steps(p), "in bands of"); got != c.blocks {
+				t.Errorf("%d steps in bands, want %d:\n%s", got, c.blocks, p)
+			}
+			x := tensor.Randn(rand.New(rand.NewPCG(1, 2)), c.shape...)
+			if a := testing.AllocsPerRun(3, func() {
+				if _, err := p.Run(x); err != nil {
+					t.Fatal(err)
+				}
+			}); a != 0 {
+				t.Errorf("%v allocations per Run, want 0", a)
+			}
+		})
+	}
+}

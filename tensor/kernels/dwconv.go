@@ -173,3 +173,63 @@ func dwPlaneGo(src []float32, ld int, dst []float32, ow, oh, s int, w []float32,
 		}
 	}
 }
+
+// DepthwiseRowsScratch is the scratch, in floats, that
+// DepthwiseConv3x3Rows needs for bands of up to rows output rows of p.
+func DepthwiseRowsScratch(p *ConvParams, rows int) int {
+	return (p.SH*(rows-1)+3)*dwLD(p) + 8
+}
+
+// DepthwiseConv3x3Rows computes output rows [r0, r1) of every channel of
+// one image of the depthwise convolution p (p.N is not used), on the
+// calling goroutine: a layer computed band by band inside a parallel task
+// (a fused MobileNetV2 block). x holds the image's input rows [i0, i1) of
+// every channel, planes xcs floats apart (row i of channel c at
+// x[c*xcs+(i-i0)*p.W]); they must include the rows the band reads,
+// s*r0-1 ... s*(r1-1)+1 inside the image. Row r of channel c goes to
+// y[c*ycs+(r-r0)*p.OW], and ep's residual, if any, is read at the same
+// offsets with plane stride rcs. scratch holds at least
+// DepthwiseRowsScratch(p, r1-r0) floats.
+func DepthwiseConv3x3Rows(p *ConvParams, r0, r1 int, x []float32, i0, i1, xcs int, w, y []float32, ycs int, ep *Epilogue, rcs int, scratch []float32) {
+	if !DepthwiseConv3x3Supported(p) || r0 < 0 || r1 > p.OH || r0 >= r1 {
+		panic("kernels: DepthwiseConv3x3Rows: unsupported shape or rows")
+	}
+	s := p.SH
+	top := s*r0 - 1
+	lo, hi := max(top, 0), min(s*(r1-1)+2, p.H)
+	if i0 > lo || i1 < hi {
+		panic("kernels: DepthwiseConv3x3Rows: the input rows do not cover the band")
+	}
+	rows, orows := s*(r1-r0-1)+3, r1-r0
+	ld := dwLD(p)
+	n := rows*ld + 8
+	if len(scratch) < n || len(w) < p.C*9 ||
+		len(x) < (p.C-1)*xcs+(i1-i0)*p.W || len(y) < (p.C-1)*ycs+orows*p.OW {
+		panic("kernels: DepthwiseConv3x3Rows: x, w, y or scratch too short")
+	}
+	var bias, res []float32
+	act := ActNone
+	if ep != nil {
+		bias, res, act = ep.Bias, ep.Residual, ep.Act
+		if bias != nil && len(bias) < p.C || res != nil && len(res) < (p.C-1)*rcs+orows*p.OW {
+			panic("kernels: DepthwiseConv3x3Rows: bias or residual too short")
+		}
+	}
+	// The rows above and below the image stay zero from this clear, as do
+	// the border columns: every plane copies the same rows.
+	pad := scratch[:n]
+	clear(pad)
+	k0 := lo - top // pad row of input row lo
+	for c := 0; c < p.C; c++ {
+		dwCopy(pad[k0*ld:], ld, x[c*xcs+(lo-i0)*p.W:][:(hi-lo)*p.W], p.W, hi-lo)
+		var b float32
+		if bias != nil {
+			b = bias[c]
+		}
+		var rs []float32
+		if res != nil {
+			rs = res[c*rcs:][:orows*p.OW]
+		}
+		dwImpl(pad, ld, y[c*ycs:][:orows*p.OW], p.OW, orows, s, w[c*9:][:9], b, rs, act)
+	}
+}

@@ -235,3 +235,63 @@ func TestDepthwiseConv3x3Supported(t *testing.T) {
 		}
 	}
 }
+
+// TestDepthwiseConv3x3Rows computes layers band by band, from input
+// windows that hold just the rows a band reads (or the whole image), into
+// outputs and residuals with plane strides of their own, and binds every
+// band to DepthwiseConv3x3 on the whole image: the same kernel on the
+// same sums, so the values must match exactly.
+func TestDepthwiseConv3x3Rows(t *testing.T) {
+	for ci, c := range []struct{ c, h, w, s, band int }{
+		{3, 7, 7, 1, 1}, {3, 7, 7, 1, 3}, {2, 8, 9, 2, 1}, {2, 9, 8, 2, 2}, {5, 13, 17, 2, 4},
+		{4, 14, 15, 1, 5}, {2, 1, 9, 1, 1}, {2, 2, 3, 2, 1}, {6, 56, 57, 2, 3}, {3, 28, 28, 1, 7},
+	} {
+		p := dwParams(1, c.c, c.h, c.w, c.s)
+		rng := rand.New(rand.NewPCG(uint64(ci), 5))
+		x := convRand(rng, p.C*p.H*p.W)
+		w := convRand(rng, p.C*9)
+		res := convRand(rng, p.C*p.OH*p.OW)
+		ep := &Epilogue{Bias: convRand(rng, p.C), Residual: res, Act: ActReLU6}
+		for name, impl := range dwImpls() {
+			t.Run(fmt.Sprintf("c%d_%dx%d_s%d_band%d/%s", c.c, c.h, c.w, c.s, c.band, name), func(t *testing.T) {
+				oldI, oldC := dwImpl, dwCopy
+				dwImpl, dwCopy = impl.plane, impl.copy
+				defer func() { dwImpl, dwCopy = oldI, oldC }()
+				want := make([]float32, p.C*p.OH*p.OW)
+				DepthwiseConv3x3(&p, x, w, want, ep)
+				scratch := make([]float32, DepthwiseRowsScratch(&p, c.band))
+				for _, whole := range []bool{false, true} {
+					// Outputs and residuals with planes of a band
+					// plus 3 floats, windows with planes 5 floats
+					// longer than their rows.
+					ycs := c.band*p.OW + 3
+					for r0 := 0; r0 < p.OH; r0 += c.band {
+						r1 := min(r0+c.band, p.OH)
+						i0, i1 := max(c.s*r0-1, 0), min(c.s*(r1-1)+2, p.H)
+						if whole {
+							i0, i1 = 0, p.H
+						}
+						xcs := (i1-i0)*p.W + 5
+						win := make([]float32, p.C*xcs)
+						rs := make([]float32, p.C*ycs)
+						for ch := 0; ch < p.C; ch++ {
+							copy(win[ch*xcs:], x[ch*p.H*p.W+i0*p.W:][:(i1-i0)*p.W])
+							copy(rs[ch*ycs:], res[ch*p.OH*p.OW+r0*p.OW:][:(r1-r0)*p.OW])
+						}
+						y := make([]float32, p.C*ycs)
+						bep := &Epilogue{Bias: ep.Bias, Residual: rs, Act: ep.Act}
+						DepthwiseConv3x3Rows(&p, r0, r1, win, i0, i1, xcs, w, y, ycs, bep, ycs, scratch)
+						for ch := 0; ch < p.C; ch++ {
+							for i := 0; i < (r1-r0)*p.OW; i++ {
+								got, exp := y[ch*ycs+i], want[ch*p.OH*p.OW+r0*p.OW+i]
+								if got != exp {
+									t.Fatalf("whole %v: channel %d row %d col %d: %v, want %v", whole, ch, r0+i/p.OW, i%p.OW, got, exp)
+								}
+							}
+						}
+					}
+				}
+			})
+		}
+	}
+}

@@ -103,6 +103,24 @@ type PackedConv struct {
 	impl           *pcKernels
 	jobs           chan *pcJob
 	pro            *prologue // nil without one
+	serial         bool      // planned for one worker (SetSerial)
+}
+
+// SetSerial plans the convolution for one worker: one task per image and
+// group, its B panels packed once. For a convolution that runs inside a
+// parallel task (a band of a fused block), where the pool is busy and a
+// grid cut for all workers would run its tasks one after the other, each
+// packing its own B panels. It must not run concurrently with Run.
+func (pc *PackedConv) SetSerial() {
+	pc.serial = true
+	pc.plan(1)
+}
+
+func (pc *PackedConv) workers() int {
+	if pc.serial {
+		return 1
+	}
+	return Workers()
 }
 
 // Prologue is what a convolution does to its input as it reads it: x' =
@@ -129,7 +147,7 @@ type prologue struct {
 func (pc *PackedConv) SetPrologue(pro *Prologue) error {
 	if pro == nil {
 		pc.pro = nil
-		pc.plan(Workers())
+		pc.plan(pc.workers())
 		return nil
 	}
 	c := pc.p.C
@@ -224,14 +242,7 @@ func NewPackedConv(p *ConvParams, w []float32) (*PackedConv, error) {
 	pc.nkb = (pc.cinG + pc.kcC - 1) / pc.kcC
 	pc.packWeights(w)
 	pc.geometry()
-	pc.plan(Workers())
-	// Jobs for as many concurrent calls as there are workers (plans run
-	// a batch's passes on every worker at once), so that steady-state
-	// calls allocate nothing.
-	pc.jobs = make(chan *pcJob, max(4, Workers()))
-	for i := 0; i < Workers(); i++ {
-		pc.jobs <- pc.newJob()
-	}
+	pc.plan(pc.workers())
 	return pc, nil
 }
 
@@ -330,6 +341,14 @@ func (pc *PackedConv) plan(w int) {
 	pc.wsSize = pc.slots * pc.packSize
 	if !pc.direct {
 		pc.wsSize += p.N * pc.prepSize
+	}
+	// Jobs for as many concurrent calls as there are workers (plans run
+	// a batch's passes on every worker at once), so that steady-state
+	// calls allocate nothing; new ones, as their scratch is sized for
+	// the grid.
+	pc.jobs = make(chan *pcJob, max(4, Workers()))
+	for i := 0; i < Workers(); i++ {
+		pc.jobs <- pc.newJob()
 	}
 }
 

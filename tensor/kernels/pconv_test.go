@@ -59,6 +59,9 @@ func pcCases() []convCase {
 		convCase{n: 1, c: 70, h: 2, w: 9, cout: 7, kh: 1, kw: 1, s: 1, d: 1, g: 1, bias: true},
 		convCase{n: 1, c: 11, h: 1, w: 19, cout: 9, kh: 1, kw: 1, s: 1, d: 1, g: 1, bias: true},
 		convCase{n: 2, c: 5, h: 4, w: 5, cout: 31, kh: 3, kw: 3, s: 1, p: 1, d: 1, g: 1, bias: true},
+		// Rows split over two workers, a narrow last panel: planned for
+		// one worker (SetSerial), a task has twice the rows.
+		convCase{n: 1, c: 64, h: 14, w: 14, cout: 384, kh: 1, kw: 1, s: 1, d: 1, g: 1, bias: true},
 	)
 	return cs
 }
@@ -80,10 +83,13 @@ func TestPackedConv(t *testing.T) {
 		{name: "bias_res", bias: true, res: true},
 		{name: "bias_res_in_place_relu", bias: true, res: true, inPlace: true, act: ActReLU},
 	}
+	// serial: planned for one worker after construction (SetSerial), as
+	// a fused block's bands run it.
 	blockings := []struct {
 		name       string
 		kc, nc, mc int
-	}{{"default", pcKC, pcNC, pcMC}, {"tiny", 5, 32, 12}}
+		serial     bool
+	}{{"default", pcKC, pcNC, pcMC, false}, {"tiny", 5, 32, 12, false}, {"serial", pcKC, pcNC, pcMC, true}}
 	for ci, c := range pcCases() {
 		p := c.params()
 		rng := rand.New(rand.NewPCG(uint64(ci), 7))
@@ -129,6 +135,9 @@ func TestPackedConv(t *testing.T) {
 							pc, err := NewPackedConv(&p, w)
 							if err != nil {
 								t.Fatalf("%s: %v", name, err)
+							}
+							if bl.serial {
+								pc.SetSerial()
 							}
 							ny := (p.N-1)*yl.BS + (p.Cout-1)*yl.CS + ohw
 							buf, y := guarded(ny)
