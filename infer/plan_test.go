@@ -848,18 +848,30 @@ func TestBlockStep(t *testing.T) {
 		nn.NewConv2d(4, 8, 1, nn.NoBias()), nn.NewBatchNorm2d(8), nn.NewReLU6(),
 		nn.NewConv2d(8, 8, 3, nn.Padding(1), nn.Groups(8), nn.NoBias()), nn.NewBatchNorm2d(8), nn.NewReLU6(),
 		nn.NewConv2d(8, 6, 1))
+	stem := func(c int) nn.Module {
+		return nn.NewSequential(
+			nn.NewConv2d(c, 8, 3, nn.Stride(2), nn.Padding(1), nn.NoBias()), nn.NewBatchNorm2d(8), nn.NewReLU6(),
+			nn.NewConv2d(8, 8, 3, nn.Padding(1), nn.Groups(8), nn.NoBias()), nn.NewBatchNorm2d(8), nn.NewReLU6(),
+			nn.NewConv2d(8, 5, 1, nn.NoBias()), nn.NewBatchNorm2d(5))
+	}
 	for _, c := range []struct {
 		name   string
 		m      nn.Module
 		min    int // blockMinPixels
 		shape  []int
-		blocks int // steps in bands
+		blocks int    // steps in bands
+		first  string // how the first step in bands starts
 	}{
-		{"mobilenet_v2", nil, 112 * 112, []int{1, 3, 224, 224}, 2},
-		{"mobilenet_v2", nil, 1, []int{2, 3, 57, 61}, 17},
-		{"mobilenet_v2", nil, 1, []int{1, 3, 33, 32}, 17},
-		{"dw+pw", dwPW, 1, []int{2, 4, 23, 19}, 2},
-		{"dw+pw", dwPW, 12 * 12, []int{1, 4, 23, 19}, 1},
+		{"mobilenet_v2", nil, 112 * 112, []int{1, 3, 224, 224}, 2, "features.0.0 conv 3x3/2 3->32"},
+		{"mobilenet_v2", nil, 1, []int{2, 3, 57, 61}, 17, "features.0.0 conv 3x3/2 3->32"},
+		{"mobilenet_v2", nil, 1, []int{1, 3, 33, 32}, 17, "features.0.0 conv 3x3/2 3->32"},
+		{"dw+pw", dwPW, 1, []int{2, 4, 23, 19}, 2, "0 conv 3x3/2 4->4 groups 4"},
+		// The second pair's input, 12x10, is below the size.
+		{"dw+pw", dwPW, 12 * 12, []int{1, 4, 23, 19}, 1, "0 conv 3x3/2 4->4 groups 4"},
+		{"stem+dw+pw", stem(3), 1, []int{2, 3, 45, 38}, 1, "0 conv 3x3/2 3->8"},
+		{"stem+dw+pw", stem(3), 1, []int{1, 3, 7, 9}, 1, "0 conv 3x3/2 3->8"},
+		// A stem of 5 channels runs on its own, the pair after it in bands.
+		{"stem+dw+pw", stem(5), 1, []int{1, 5, 21, 22}, 1, "3 conv 3x3/1 8->8 groups 8"},
 	} {
 		t.Run(fmt.Sprintf("%s/%v", c.name, c.shape), func(t *testing.T) {
 			blockMinPixels = c.min
@@ -875,6 +887,14 @@ func TestBlockStep(t *testing.T) {
 			}
 			if got := count(steps(p), "in bands of"); got != c.blocks {
 				t.Errorf("%d steps in bands, want %d:\n%s", got, c.blocks, p)
+			}
+			for _, d := range steps(p) {
+				if strings.Contains(d, "in bands of") {
+					if !strings.HasPrefix(d, c.first) {
+						t.Errorf("first step in bands %q, want %q in it:\n%s", d, c.first, p)
+					}
+					break
+				}
 			}
 			x := tensor.Randn(rand.New(rand.NewPCG(1, 2)), c.shape...)
 			if a := testing.AllocsPerRun(3, func() {
