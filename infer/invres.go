@@ -159,7 +159,6 @@ func expansion(s *convStep) bool {
 // copied window of rows (a stem) rather than in place.
 func (s *blockStep) windowed() bool { return s.exp != nil && !pointwise(s.exp) }
 
-
 func projection(s *convStep) bool {
 	return pointwise(s) && (s.res == nil || s.res.l.cs >= s.p.OH*s.p.OW)
 }
