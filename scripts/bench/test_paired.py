@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -13,11 +14,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 FAKE = r'''
 import json, sys
 ms = float(sys.argv[1])
+log = open(sys.argv[2], "a") if len(sys.argv) > 2 else None
 print(json.dumps({"ready": True}), flush=True)
 n_all = 0
 for line in sys.stdin:
     n = int(line)
     n_all += n
+    if log:
+        log.write(f"{n}\n")
+        log.flush()
     print(json.dumps({"times_ms": [ms] * n}), flush=True)
 print(json.dumps({"model": "m", "batch": 2, "threads": 2, "ms_median": -1, "img_per_s": 0, "runs": n_all}))
 '''
@@ -32,8 +37,8 @@ def paired(*engines, turns=4, runs=8):
 
 
 class PairedTest(unittest.TestCase):
-    def fake(self, ms):
-        return f"{sys.executable} -c '{FAKE}' {ms}"
+    def fake(self, ms, log=""):
+        return f"{sys.executable} -c '{FAKE}' {ms} {log}"
 
     def test_turns(self):
         a, b = paired(("a", self.fake(2)), ("b", self.fake(5)))
@@ -45,6 +50,15 @@ class PairedTest(unittest.TestCase):
         self.assertEqual(b["ms_median"], 5)
         self.assertAlmostEqual(b["img_per_s"], 400)
         self.assertEqual(a["turns"], 4)
+
+    def test_untimed_passes(self):
+        # A 10 ms engine: a pass, then 300 ms of warm-up (30 passes), then
+        # every turn, the first too, 100 ms untimed (10 passes) and 2 timed.
+        with tempfile.TemporaryDirectory() as d:
+            log = os.path.join(d, "a.log")
+            paired(("a", self.fake(10, log)), ("b", self.fake(1)))
+            with open(log) as f:
+                self.assertEqual([int(l) for l in f], [1, 30, 12, 12, 12, 12])
 
     def test_engine_fails(self):
         a, b = paired(("a", "sh -c 'echo broken >&2; exit 3'"), ("b", self.fake(1)))
