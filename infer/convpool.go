@@ -199,26 +199,14 @@ func (s *convPoolStep) units(lo, hi int) {
 			// top of each channel's band.
 			keep = s.kept(b)
 			_, _, p0, p1 := s.rows(b - 1)
-			for ch := 0; ch < cp.Cout && keep > 0; ch++ {
-				copy(buf[ch*plane:][:keep*ohw], buf[ch*plane+(p1-p0-keep)*ohw:][:keep*ohw])
-			}
+			moveRowsUp(buf, cp.Cout, plane, ohw, p1-p0, keep)
 		}
 		if m := c1 - c0 - keep; m > 0 {
 			// The input window of rows [c0+keep, c1), zero rows outside
 			// the image.
 			r0 := (c0+keep)*cp.SH - cp.PH
 			wh := (m-1)*cp.SH + cp.KH
-			x := s.xs[n*xl.bs:]
-			for ch := 0; ch < cp.C; ch++ {
-				for r := 0; r < wh; r++ {
-					dst := win[(ch*wh+r)*cp.W:][:cp.W]
-					if ir := r0 + r; ir >= 0 && ir < cp.H {
-						copy(dst, x[ch*xl.cs+ir*cp.W:][:cp.W])
-					} else {
-						clear(dst)
-					}
-				}
-			}
+			copyWindow(win, s.xs[n*xl.bs:], cp.C, xl.cs, cp.W, cp.H, r0, wh)
 			s.pcs[m].Run(1, win, kernels.Layout{CS: wh * cp.W, BS: cp.C * wh * cp.W}, buf[keep*ohw:],
 				kernels.Layout{CS: plane, BS: cp.Cout * plane}, &s.ep, kernels.Layout{}, ws)
 		}
@@ -235,4 +223,30 @@ func (s *convPoolStep) units(lo, hi int) {
 		}
 	}
 	s.free <- k
+}
+
+// copyWindow copies rows [r0, r0+wh) of c planes of an image (planes xcs
+// floats apart in x, rows of w floats, h rows) into win as c planes of wh
+// rows, with zero rows where a row lies outside the image: the input
+// window of a band of convolution rows, its vertical padding filled in.
+func copyWindow(win, x []float32, c, xcs, w, h, r0, wh int) {
+	for ch := 0; ch < c; ch++ {
+		for r := 0; r < wh; r++ {
+			dst := win[(ch*wh+r)*w:][:w]
+			if ir := r0 + r; ir >= 0 && ir < h {
+				copy(dst, x[ch*xcs+ir*w:][:w])
+			} else {
+				clear(dst)
+			}
+		}
+	}
+}
+
+// moveRowsUp moves the last n of the held rows of each of c bands (planes
+// plane floats apart in buf, rows of w floats) to the top of its band:
+// the rows a band shares with the band before.
+func moveRowsUp(buf []float32, c, plane, w, held, n int) {
+	for ch := 0; ch < c && n > 0; ch++ {
+		copy(buf[ch*plane:][:n*w], buf[ch*plane+(held-n)*w:][:n*w])
+	}
 }

@@ -348,10 +348,7 @@ func (s *blockStep) units(lo, hi int) {
 			if held == u-1 && b > 0 {
 				keep = s.kept(b)
 				_, _, p0, p1 := s.eRange(b - 1)
-				w := s.dw.p.W
-				for ch := 0; ch < c && keep > 0; ch++ {
-					copy(ebuf[ch*s.ePlane:][:keep*w], ebuf[ch*s.ePlane+(p1-p0-keep)*w:][:keep*w])
-				}
+				moveRowsUp(ebuf, c, s.ePlane, dp.W, p1-p0, keep)
 			}
 			if m := e1 - e0 - keep; m > 0 {
 				ep := &s.exp.p
@@ -361,16 +358,7 @@ func (s *blockStep) units(lo, hi int) {
 					// they pass the image's edge.
 					r0 := (e0+keep)*ep.SH - ep.PH
 					wh := (m-1)*ep.SH + ep.KH
-					for ch := 0; ch < ep.C; ch++ {
-						for r := 0; r < wh; r++ {
-							dst := win[(ch*wh+r)*ep.W:][:ep.W]
-							if ir := r0 + r; ir >= 0 && ir < ep.H {
-								copy(dst, x[ch*xl.cs+ir*ep.W:][:ep.W])
-							} else {
-								clear(dst)
-							}
-						}
-					}
+					copyWindow(win, x, ep.C, xl.cs, ep.W, ep.H, r0, wh)
 					in, il = win, kernels.Layout{CS: wh * ep.W, BS: ep.C * wh * ep.W}
 				}
 				s.pcE[m].Run(1, in, il, ebuf[keep*dp.W:], kernels.Layout{CS: s.ePlane, BS: s.eSize}, &s.epE, kernels.Layout{}, pcws)
