@@ -57,12 +57,7 @@ const stemBandBytes = 384 << 10
 // DenseNet measured level to 2-4% slower: their convolution is 6 times
 // the work, and its bands lose more than the pooling saves.
 func fuseStems(steps []step) []step {
-	readers := map[*buffer]int{}
-	for _, s := range steps {
-		for _, l := range s.operands() {
-			readers[l.buf.root()]++
-		}
-	}
+	readers := countUses(steps)
 	var out []step
 	for i := 0; i < len(steps); i++ {
 		if i+1 < len(steps) {
@@ -223,6 +218,18 @@ func (s *convPoolStep) units(lo, hi int) {
 		}
 	}
 	s.free <- k
+}
+
+// countUses returns how many steps use each buffer (as an operand, read
+// or written): 2 for a value one step writes and one reads.
+func countUses(steps []step) map[*buffer]int {
+	n := map[*buffer]int{}
+	for _, s := range steps {
+		for _, l := range s.operands() {
+			n[l.buf.root()]++
+		}
+	}
+	return n
 }
 
 // copyWindow copies rows [r0, r0+wh) of c planes of an image (planes xcs

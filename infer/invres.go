@@ -77,12 +77,7 @@ var blockBandBytes = 512 << 10
 // blockMinPixels pixels per channel. The intermediate buffers then hold
 // nothing.
 func fuseBlocks(steps []step) []step {
-	readers := map[*buffer]int{}
-	for _, s := range steps {
-		for _, l := range s.operands() {
-			readers[l.buf.root()]++
-		}
-	}
+	readers := countUses(steps)
 	// only reports whether b is written by one step and read by one.
 	only := func(o operand) bool { return readers[o.l.buf.root()] == 2 }
 	var out []step

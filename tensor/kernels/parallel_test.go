@@ -79,7 +79,7 @@ func TestParallelOwnerFirst(t *testing.T) {
 		{8, 8, 2, 0, []int{0, 1, 2, 3, 4, 5, 6, 7}},
 		{8, 8, 2, 1, []int{4, 5, 6, 7, 0, 1, 2, 3}},
 		{9, 3, 3, 2, []int{6, 0, 3}},
-		{10, 5, 2, 1, []int{4, 6, 8, 0, 2}}, // parts of 2 and 3 chunks
+		{10, 5, 2, 1, []int{4, 6, 8, 0, 2}},   // parts of 2 and 3 chunks
 		{6, 6, 3, 4, []int{2, 3, 4, 5, 0, 1}}, // id beyond the parts
 	} {
 		j := &parJob{n: c.n, chunks: c.chunks, parts: c.parts, next: make([]partCursor, c.parts)}
