@@ -72,7 +72,7 @@ func EpilogueRow(dst, src, res []float32, bias float32, act Activation) {
 	if res != nil {
 		res = res[:len(dst)]
 	}
-	wgImpl.epi(dst, src, res, bias, act)
+	wgImpl.epi(dst, src, res, bias, act, 0)
 }
 
 // AffineRow sets dst[i] = act(src[i]*scale + shift) for i < len(dst)

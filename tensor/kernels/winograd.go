@@ -89,7 +89,15 @@ type wgKernels struct {
 	// for i < 6, j < n (a multiple of 8), q = j/16, over k >= 1 steps of c.
 	gemm func(k int, u, v, m []float32, ldm, n, vstride int)
 	// epi stores dst[i] = act(src[i] + bias + res[i]) (res may be nil).
-	epi func(dst, src, res []float32, bias float32, act Activation)
+	// next is how many floats past dst the next call will store (the
+	// same row of the next output channel), 0 if unknown: the assembly
+	// prefetches those lines for writing. A store to a line that is not
+	// in cache waits for it, and output rows a few lines long, one plane
+	// apart, are streams too short for the hardware prefetchers. On a
+	// host whose caches are busy with other tenants this took 10-17% off
+	// every Winograd layer of SqueezeNet (whole net -7%), level on a
+	// quiet one.
+	epi func(dst, src, res []float32, bias float32, act Activation, next int)
 }
 
 // wgImpl is the implementation Forward uses, chosen at start-up; tests swap
@@ -541,7 +549,7 @@ func (wc *WinogradConv) store(y, res []float32, k, s0, ns int, st []float32, bia
 				if res != nil {
 					rs = res[o : o+ox1-ox0]
 				}
-				wc.impl.epi(y[o:o+ox1-ox0], src, rs, bias, act)
+				wc.impl.epi(y[o:o+ox1-ox0], src, rs, bias, act, p.OH*p.OW)
 			}
 		}
 		s = e
@@ -773,7 +781,7 @@ func wgGemmGo(k int, u, v, m []float32, ldm, n, vstride int) {
 }
 
 // epiRowGo stores dst[i] = act(src[i] + bias + res[i]); res may be nil.
-func epiRowGo(dst, src, res []float32, bias float32, act Activation) {
+func epiRowGo(dst, src, res []float32, bias float32, act Activation, _ int) {
 	src = src[:len(dst)]
 	if res != nil {
 		res = res[:len(dst)]

@@ -41,10 +41,11 @@ func wgGemm6x16AVX2(k int, u, v, m *float32, ldm, np, vstride int)
 func wgGemm6x8AVX2(k int, u, v, m *float32, ldm int)
 
 // epiRowAVX2 is epiRowGo over n floats; res may be nil. act is an
-// Activation.
+// Activation. It prefetches for writing the floats next past each
+// stretch of dst it stores (see wgKernels.epi).
 //
 //go:noescape
-func epiRowAVX2(dst, src, res *float32, n int, bias float32, act int)
+func epiRowAVX2(dst, src, res *float32, n int, bias float32, act int, next int)
 
 func wgAsmKernels() *wgKernels {
 	if !cpuAVX2FMA {
@@ -96,7 +97,7 @@ func wgGemmAVX2(k int, u, v, m []float32, ldm, n, vstride int) {
 	}
 }
 
-func epiRowAVX2Go(dst, src, res []float32, bias float32, act Activation) {
+func epiRowAVX2Go(dst, src, res []float32, bias float32, act Activation, next int) {
 	n := len(dst)
 	if n == 0 {
 		return
@@ -106,5 +107,5 @@ func epiRowAVX2Go(dst, src, res []float32, bias float32, act Activation) {
 	if res != nil {
 		rp = &res[:n][0]
 	}
-	epiRowAVX2(&dst[0], &src[0], rp, n, bias, int(act))
+	epiRowAVX2(&dst[0], &src[0], rp, n, bias, int(act), next)
 }

@@ -544,17 +544,19 @@ g8store:
 	VZEROUPPER
 	RET
 
-// func epiRowAVX2(dst, src, res *float32, n int, bias float32, act int)
+// func epiRowAVX2(dst, src, res *float32, n int, bias float32, act int, next int)
 //
 // The clamps put the value in the second source of VMAXPS/VMINPS, which
 // is what they return for NaN, so NaNs pass through as in activate.
-TEXT ·epiRowAVX2(SB), NOSPLIT, $0-48
+TEXT ·epiRowAVX2(SB), NOSPLIT, $0-56
 	MOVQ         dst+0(FP), DI
 	MOVQ         src+8(FP), SI
 	MOVQ         res+16(FP), DX
 	MOVQ         n+24(FP), CX
 	VBROADCASTSS bias+32(FP), Y0
 	MOVQ         act+40(FP), AX
+	MOVQ         next+48(FP), R8
+	SHLQ         $2, R8
 	VBROADCASTSS wgNegInf<>(SB), Y1
 	VBROADCASTSS wgPosInf<>(SB), Y2
 	CMPQ         AX, $0
@@ -571,6 +573,8 @@ epiclamp:
 epires8:
 	CMPQ    CX, $8
 	JLT     epires1
+	// PREFETCHW (DI)(R8*1), which the assembler does not know.
+	BYTE $0x42; BYTE $0x0F; BYTE $0x0D; BYTE $0x0C; BYTE $0x07
 	VMOVUPS (SI), Y3
 	VADDPS  Y0, Y3, Y3
 	VADDPS  (DX), Y3, Y3
@@ -601,6 +605,8 @@ epires1:
 epino8:
 	CMPQ    CX, $8
 	JLT     epino1
+	// PREFETCHW (DI)(R8*1), which the assembler does not know.
+	BYTE $0x42; BYTE $0x0F; BYTE $0x0D; BYTE $0x0C; BYTE $0x07
 	VMOVUPS (SI), Y3
 	VADDPS  Y0, Y3, Y3
 	VMAXPS  Y3, Y1, Y3
