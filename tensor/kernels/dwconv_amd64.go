@@ -6,10 +6,12 @@ package kernels
 // zero-bordered rows; res may be nil and act is an Activation. The last
 // partial block of 8 columns of the last tm rows is stored with a mask
 // (tm = ceil(8/ow)): earlier rows store 8 wide into the rows after them,
-// which are written later, so nothing past dst[ow*oh-1] is written.
+// which are written later, so nothing past dst[ow*oh-1] is written. Each
+// row and block of 8 first prefetches for writing the line next floats
+// past where it stores (see dwPlaneFunc).
 //
 //go:noescape
-func dwConv3x3AVX2(src *float32, ld int, dst *float32, ow, oh, s int, w *float32, bias float32, res *float32, act, tm int)
+func dwConv3x3AVX2(src *float32, ld int, dst *float32, ow, oh, s int, w *float32, bias float32, res *float32, act, tm, next int)
 
 // dwPadCopyAVX2 is dwPadCopyGo for h >= 1 rows; the rows of dst must
 // have room for 1 + 8*ceil(w/8) floats.
@@ -40,7 +42,7 @@ func dwPadCopyAVX2Go(dst []float32, ld int, src []float32, w, h int) {
 	dwPadCopyAVX2(&dst[0], ld, &src[0], w, h)
 }
 
-func dwPlaneAVX2(src []float32, ld int, dst []float32, ow, oh, s int, w []float32, bias float32, res []float32, act Activation) {
+func dwPlaneAVX2(src []float32, ld int, dst []float32, ow, oh, s int, w []float32, bias float32, res []float32, act Activation, next int) {
 	if ow <= 0 || oh <= 0 {
 		return
 	}
@@ -58,5 +60,5 @@ func dwPlaneAVX2(src []float32, ld int, dst []float32, ow, oh, s int, w []float3
 			tm = oh
 		}
 	}
-	dwConv3x3AVX2(&src[0], ld, &dst[0], ow, oh, s, &w[0], bias, rp, int(act), tm)
+	dwConv3x3AVX2(&src[0], ld, &dst[0], ow, oh, s, &w[0], bias, rp, int(act), tm, next)
 }

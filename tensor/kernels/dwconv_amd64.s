@@ -63,8 +63,8 @@ GLOBL dwPosInf<>(SB), RODATA|NOPTR, $4
 	VPERMPD $0xD8, Y0, Y0                                                       \
 	VADDPS  Y6, Y0, Y0
 
-// func dwConv3x3AVX2(src *float32, ld int, dst *float32, ow, oh, s int, w *float32, bias float32, res *float32, act, tm int)
-TEXT ·dwConv3x3AVX2(SB), NOSPLIT, $0-88
+// func dwConv3x3AVX2(src *float32, ld int, dst *float32, ow, oh, s int, w *float32, bias float32, res *float32, act, tm, next int)
+TEXT ·dwConv3x3AVX2(SB), NOSPLIT, $0-96
 	MOVQ src+0(FP), SI
 	MOVQ ld+8(FP), BX
 	SHLQ $2, BX                   // row stride, bytes
@@ -84,6 +84,8 @@ TEXT ·dwConv3x3AVX2(SB), NOSPLIT, $0-88
 	VBROADCASTSS 32(AX), Y15
 	VBROADCASTSS bias+56(FP), Y6
 	MOVQ res+64(FP), DX
+	MOVQ next+88(FP), R14
+	SHLQ $2, R14
 
 	// Clamps: Y4 = lower, Y5 = upper.
 	MOVQ         act+72(FP), AX
@@ -112,12 +114,14 @@ clamps:
 
 	// Stride 1.
 s1row:
+	BYTE $0x42; BYTE $0x0F; BYTE $0x0D; BYTE $0x0C; BYTE $0x37 // PREFETCHW (DI)(R14*1)
 	MOVQ  SI, R13
 	MOVQ  R10, CX
 	TESTQ CX, CX
 	JZ    s1tail
 
 s1block:
+	BYTE $0x42; BYTE $0x0F; BYTE $0x0D; BYTE $0x0C; BYTE $0x37 // PREFETCHW (DI)(R14*1)
 	DWS1
 	TESTQ   DX, DX
 	JZ      s1nores
@@ -185,12 +189,14 @@ s1next:
 
 stride2:
 s2row:
+	BYTE $0x42; BYTE $0x0F; BYTE $0x0D; BYTE $0x0C; BYTE $0x37 // PREFETCHW (DI)(R14*1)
 	MOVQ  SI, R13
 	MOVQ  R10, CX
 	TESTQ CX, CX
 	JZ    s2tail
 
 s2block:
+	BYTE $0x42; BYTE $0x0F; BYTE $0x0D; BYTE $0x0C; BYTE $0x37 // PREFETCHW (DI)(R14*1)
 	DWS2
 	TESTQ   DX, DX
 	JZ      s2nores
