@@ -41,12 +41,16 @@ type convPoolStep struct {
 	ep         kernels.Epilogue
 }
 
-// stemBandBytes is the target size of a band of convolution rows: most
-// of a Zen 3 core's L2 (512 KiB), so that the rows are still there when
-// the pooling reads them. Bands of half that size cost as much in the
-// band's fixed work (a PackedConv call, a pooling call per channel) as
-// they saved.
-const stemBandBytes = 384 << 10
+// stemBandBytes is the target size of a band of convolution rows. More
+// than a Zen 3 core's L2 (512 KiB): the band's fixed work (a PackedConv
+// call, a pooling call per channel, the rows shared with the band before)
+// weighs more than the rows that spill to the last-level cache before the
+// pooling reads them. In-process A/B of SqueezeNet (1200 alternate
+// passes, split into the host's fast and slow thirds), 384 -> 768 KiB, 6
+// -> 13 pooled rows per band (the cap below, two bands per worker): the
+// stem -4 to -7% fast and -6 to -10% slow in three runs; 192 KiB (2 rows)
+// was 9% slower. ShuffleNetV2's stem is at the cap with either.
+const stemBandBytes = 768 << 10
 
 // fuseStems replaces each packed convolution of at most 4 input channels
 // and a window of at most 3x3 whose output only a following stride-2 max
