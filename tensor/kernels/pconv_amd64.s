@@ -64,6 +64,13 @@ GLOBL pcMask<>(SB), RODATA|NOPTR, $128
 	VFMADD231PS  Y12, Y15, Y10        \
 	VFMADD231PS  Y13, Y15, Y11
 
+// KSTEP2(a0, a1): two k steps, B rows at BX and BX+ldb (A at AX+a0 and
+// AX+a1); BX moves on two rows.
+#define KSTEP2(a0, a1) \
+	KSTEP((BX), 32(BX), a0)                 \
+	KSTEP((BX)(R15*1), 32(BX)(R15*1), a1)   \
+	LEAQ (BX)(R15*2), BX
+
 // C row += accumulators (ya, yb).
 #define LOADROW(ya, yb) \
 	VADDPS (DI), ya, ya     \
@@ -164,26 +171,18 @@ full:
 loop4pf:
 	PREFETCHT0 128(BX)
 	PREFETCHT0 128(BX)(R15*1)
-	KSTEP((BX), 32(BX), 0)
-	KSTEP((BX)(R15*1), 32(BX)(R15*1), 24)
-	LEAQ (BX)(R15*2), BX
+	KSTEP2(0, 24)
 	PREFETCHT0 128(BX)
 	PREFETCHT0 128(BX)(R15*1)
-	KSTEP((BX), 32(BX), 48)
-	KSTEP((BX)(R15*1), 32(BX)(R15*1), 72)
-	LEAQ (BX)(R15*2), BX
+	KSTEP2(48, 72)
 	ADDQ $96, AX
 	DECQ DX
 	JNZ  loop4pf
 	JMP  tail
 
 loop4:
-	KSTEP((BX), 32(BX), 0)
-	KSTEP((BX)(R15*1), 32(BX)(R15*1), 24)
-	LEAQ (BX)(R15*2), BX
-	KSTEP((BX), 32(BX), 48)
-	KSTEP((BX)(R15*1), 32(BX)(R15*1), 72)
-	LEAQ (BX)(R15*2), BX
+	KSTEP2(0, 24)
+	KSTEP2(48, 72)
 	ADDQ $96, AX
 	DECQ DX
 	JNZ  loop4
