@@ -169,8 +169,8 @@ func (j *dwJob) run(lo, hi int) {
 }
 
 // dwPrefetchPlane is the largest output plane, in floats, whose writes
-// are prefetched a plane ahead (28x28); larger ones are long enough for
-// the hardware prefetchers.
+// are prefetched two planes ahead (28x28); larger ones are long enough
+// for the hardware prefetchers.
 const dwPrefetchPlane = 28 * 28
 
 // dwPlaneGo is the pure-Go plane kernel.

@@ -536,6 +536,10 @@ func (wc *WinogradConv) store(y, res []float32, k, s0, ns int, st []float32, bia
 	p := &wc.p
 	m := wc.m
 	end := min(s0+ns, wc.slots)
+	next := p.OH * p.OW // the row of channel k+1, which comes next
+	if k+1 == p.Cout {
+		next = 0 // past the tensor: nothing of ours
+	}
 	for s := s0; s < end; {
 		seg, tx := s/wc.segSlots, s%wc.segSlots
 		e := min(end, (seg+1)*wc.segSlots)
@@ -549,7 +553,7 @@ func (wc *WinogradConv) store(y, res []float32, k, s0, ns int, st []float32, bia
 				if res != nil {
 					rs = res[o : o+ox1-ox0]
 				}
-				wc.impl.epi(y[o:o+ox1-ox0], src, rs, bias, act, p.OH*p.OW)
+				wc.impl.epi(y[o:o+ox1-ox0], src, rs, bias, act, next)
 			}
 		}
 		s = e
